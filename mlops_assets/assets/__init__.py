@@ -1,0 +1,1 @@
+"""Dagster assets built from a dataset spec: one group per spec."""

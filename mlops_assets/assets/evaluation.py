@@ -1,0 +1,211 @@
+"""The evaluation report asset: the registered model judged on the test window."""
+
+import base64
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+import mlflow.pyfunc
+import numpy as np
+import polars as pl
+from mlflow.entities import Metric
+
+from mlops_assets.assets.naming import SpecAssets
+from mlops_assets.evaluation import (
+    PRIMARY_METRIC,
+    baseline_scores,
+    beats_baseline,
+    calibration_table,
+    evaluation_plot_png,
+    markdown_table,
+    slice_metrics,
+    task_metrics,
+)
+from mlops_assets.features.build import categorical_columns
+from mlops_assets.training.encoding import FeatureEncoding
+from mlops_assets.training.model_ref import RegisteredModel
+from mlops_assets.training.packaged_model import to_model_input
+from mlops_assets.training.split import SPLIT
+from resources.delta_store import DeltaStore
+from resources.mlflow_tracking import MlflowTracking
+
+MODEL_BEATS_BASELINE = "model_beats_baseline"
+TEST_METRIC_MEETS_FLOOR = "test_metric_meets_floor"
+
+
+def score(
+    loaded: mlflow.pyfunc.PyFuncModel, frame: pl.DataFrame, ref: RegisteredModel
+) -> np.ndarray:
+    """Scores from the registered model, exactly as a consumer of the registry would get them."""
+    output = loaded.predict(to_model_input(frame, ref.features, ref.categorical))
+    return np.asarray(output, dtype=np.float64)
+
+
+def _comparison(model: dict[str, float], baseline: dict[str, float]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "metric": list(model),
+            "model": list(model.values()),
+            "baseline": [baseline.get(k, float("nan")) for k in model],
+        }
+    )
+
+
+def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
+    spec = names.spec
+    task = spec.target.task
+    metric_name, _ = PRIMARY_METRIC[task]
+
+    @dg.asset(
+        key=names.evaluation,
+        group_name=names.group,
+        owners=names.owners,
+        kinds={"mlflow", "polars"},
+        tags=names.tags,
+        code_version=names.code_version("evaluation1"),
+        ins={"model": dg.AssetIn(key=names.model)},
+        deps=[names.training_set],
+        check_specs=[
+            dg.AssetCheckSpec(
+                MODEL_BEATS_BASELINE,
+                asset=names.evaluation,
+                blocking=True,
+                description=f"The model's test {metric_name} beats a trivial baseline's.",
+            ),
+            dg.AssetCheckSpec(
+                TEST_METRIC_MEETS_FLOOR,
+                asset=names.evaluation,
+                blocking=True,
+                description=f"The model's test {metric_name} is at least quality.min_test_metric.",
+            ),
+        ],
+        description="Test-window metrics against a trivial baseline, calibration, importance and slices.",
+    )
+    def evaluation(
+        context: dg.AssetExecutionContext,
+        model: RegisteredModel,
+        delta: DeltaStore,
+        mlflow_tracking: MlflowTracking,
+    ):
+        """How good the model is on data it never saw, and whether that beats guessing."""
+        frame = delta.read(names.training_set, version=model.training_set_version)
+        train, test = frame.filter(pl.col(SPLIT) == "train"), frame.filter(pl.col(SPLIT) == "test")
+        mlflow_tracking.client()
+        loaded = mlflow.pyfunc.load_model(model.model_uri)
+        encoding: FeatureEncoding = loaded.unwrap_python_model().encoding
+        n_classes = len(encoding.classes) or None
+        target = spec.target.column
+        y_test, y_train = encoding.labels(test, target), encoding.labels(train, target)
+        if task == "multiclass":
+            keep = y_test >= 0
+            test, y_test = test.filter(pl.Series(keep)), y_test[keep]
+        scores = score(loaded, test, model)
+        threshold = model.decision_threshold
+        metrics = task_metrics(task, y_test, scores, threshold=threshold, n_classes=n_classes)
+        baseline = task_metrics(
+            task,
+            y_test,
+            baseline_scores(task, y_train, len(y_test), n_classes),
+            threshold=threshold,
+            n_classes=n_classes,
+        )
+        importance = loaded.unwrap_python_model().booster
+        importance = pl.DataFrame(
+            {
+                "feature": importance.feature_name(),
+                "gain": importance.feature_importance("gain").astype(float),
+                "split": importance.feature_importance("split").astype(int),
+            }
+        ).sort("gain", descending=True)
+        slice_column = spec.quality.slice_column or next(
+            iter(categorical_columns(spec, test, model.features)), None
+        )
+        slices = (
+            slice_metrics(
+                task,
+                y_test,
+                scores,
+                test[slice_column].cast(pl.String).to_numpy(),
+                threshold=threshold,
+                n_classes=n_classes,
+            )
+            if slice_column and slice_column in test.columns
+            else pl.DataFrame()
+        )
+        calibration = calibration_table(y_test, scores) if task == "binary" else pl.DataFrame()
+        png = evaluation_plot_png(task, y_test, scores, importance)
+        comparison = _comparison(metrics, baseline)
+        report = (
+            f"## {spec.model_name} v{model.version}: test window\n\n{markdown_table(comparison)}\n\n"
+            + (
+                f"### Calibration\n\n{markdown_table(calibration)}\n\n"
+                if calibration.height
+                else ""
+            )
+            + (f"### By `{slice_column}`\n\n{markdown_table(slices)}\n\n" if slices.height else "")
+            + f"### Feature importance (gain)\n\n{markdown_table(importance.head(15))}\n"
+        )
+        client = mlflow_tracking.client()
+        client.log_batch(
+            model.run_id,
+            metrics=[
+                Metric(f"test_{k}", float(v), 0, 0) for k, v in metrics.items() if np.isfinite(v)
+            ]
+            + [
+                Metric(f"baseline_{k}", float(v), 0, 0)
+                for k, v in baseline.items()
+                if np.isfinite(v)
+            ],
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            out = Path(folder)
+            (out / "evaluation.md").write_text(report)
+            (out / "evaluation.png").write_bytes(png)
+            comparison.write_csv(out / "metrics.csv")
+            importance.write_csv(out / "feature_importance.csv")
+            if calibration.height:
+                calibration.write_csv(out / "calibration.csv")
+            if slices.height:
+                slices.write_csv(out / "slices.csv")
+            client.log_artifacts(model.run_id, folder, "evaluation")
+        beaten = beats_baseline(task, metrics, baseline)
+        floor = spec.quality.min_test_metric
+        context.log.info(
+            f"{spec.name}: test {metric_name} {metrics[metric_name]:.4f} (baseline {baseline[metric_name]:.4f})"
+        )
+        plot = base64.b64encode(png).decode()
+        yield dg.Output(
+            {
+                "model_version": model.version,
+                "metrics": metrics,
+                "baseline": baseline,
+                "rows": len(y_test),
+            },
+            metadata={
+                **{f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in metrics.items()},
+                **{f"baseline_{k}": dg.MetadataValue.float(float(v)) for k, v in baseline.items()},
+                "model_version": dg.MetadataValue.int(int(model.version)),
+                "test_rows": dg.MetadataValue.int(len(y_test)),
+                "metrics_vs_baseline": dg.MetadataValue.md(markdown_table(comparison)),
+                "calibration": dg.MetadataValue.md(
+                    markdown_table(calibration) if calibration.height else "_n/a_"
+                ),
+                "slices": dg.MetadataValue.md(
+                    markdown_table(slices) if slices.height else "_no slice column_"
+                ),
+                "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
+                "plot": dg.MetadataValue.md(f"![evaluation](data:image/png;base64,{plot})"),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name=MODEL_BEATS_BASELINE,
+            passed=beaten,
+            description=f"test {metric_name} {metrics[metric_name]:.4f} vs baseline {baseline[metric_name]:.4f}",
+        )
+        yield dg.AssetCheckResult(
+            check_name=TEST_METRIC_MEETS_FLOOR,
+            passed=floor is None or bool(metrics[metric_name] >= floor),
+            description=f"test {metric_name} {metrics[metric_name]:.4f}, floor {floor if floor is not None else 'none set'}",
+        )
+
+    return evaluation

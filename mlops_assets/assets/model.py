@@ -1,0 +1,107 @@
+"""The model asset: a LightGBM fit on one pinned training-set version, registered in MLflow."""
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.assets.naming import SpecAssets
+from mlops_assets.evaluation import PRIMARY_METRIC, task_metrics
+from mlops_assets.training.model_ref import RegisteredModel
+from mlops_assets.training.registry import log_and_register
+from mlops_assets.training.split import SPLIT
+from mlops_assets.training.threshold import best_f1_threshold
+from mlops_assets.training.trainer import feature_candidates, train_booster
+from mlops_assets.versioning import git_commit
+from resources.delta_store import DeltaStore
+from resources.mlflow_tracking import MlflowTracking
+
+
+def pinned_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -> tuple[int, str]:
+    """The Delta version and data version of the latest materialization of `key`."""
+    event = context.instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        raise dg.Failure(f"{key.to_user_string()} has never been materialized")
+    metadata = event.asset_materialization.metadata
+    if "delta_version" not in metadata:
+        raise dg.Failure(f"{key.to_user_string()}: latest materialization has no delta_version")
+    data_version = event.asset_materialization.tags.get("dagster/data_version", "")
+    return int(metadata["delta_version"].value), data_version
+
+
+def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
+    spec = names.spec
+    metric_name, _ = PRIMARY_METRIC[spec.target.task]
+
+    @dg.asset(
+        key=names.model,
+        group_name=names.group,
+        owners=names.owners,
+        kinds={"lightgbm", "mlflow"},
+        tags=names.tags,
+        code_version=names.code_version("model1"),
+        deps=[names.training_set],
+        op_tags={"mlops/training": spec.name},
+        description=f"LightGBM {spec.target.task} model of `{spec.target.column}`, registered as MLflow model `{spec.model_name}`.",
+    )
+    def model(
+        context: dg.AssetExecutionContext, delta: DeltaStore, mlflow_tracking: MlflowTracking
+    ) -> dg.Output[RegisteredModel]:
+        """A new model version trained on the current training set (early-stopped on the validation window)."""
+        version, data_version = pinned_version(context, names.training_set)
+        frame = (
+            delta.scan(names.training_set, version=version)
+            .filter(pl.col(SPLIT) != "test")
+            .collect()
+        )
+        candidates = feature_candidates(spec, frame)
+        context.log.info(f"{spec.name}: training on {frame.height} rows of training set v{version}")
+        trained = train_booster(spec, frame, candidates)
+        valid = frame.filter(pl.col(SPLIT) == "valid")
+        y_valid = trained.encoding.labels(valid, spec.target.column)
+        scores = trained.predict(valid)
+        threshold = spec.quality.decision_threshold
+        if spec.target.task == "binary":
+            threshold = best_f1_threshold(y_valid, scores)
+        n_classes = len(trained.encoding.classes) or None
+        valid_metrics = task_metrics(
+            spec.target.task, y_valid, scores, threshold=threshold, n_classes=n_classes
+        )
+        train_rows = frame.filter(pl.col(SPLIT) == "train")
+        ref = log_and_register(
+            mlflow_tracking.client(),
+            mlflow_tracking.experiment_id(spec.name),
+            spec,
+            trained,
+            train_rows,
+            training_set_uri=delta.table_uri(names.training_set),
+            training_set_version=version,
+            training_set_data_version=data_version,
+            decision_threshold=threshold,
+            valid_metric=valid_metrics[metric_name],
+            git_commit=git_commit(),
+            tags={"dagster_run_id": context.run_id, **mlflow_tracking.extra_tags},
+        )
+        context.log.info(f"{spec.name}: registered {ref.name} version {ref.version}")
+        run_url = mlflow_tracking.run_url(ref.experiment_id, ref.run_id)
+        return dg.Output(
+            ref,
+            metadata={
+                "model_name": ref.name,
+                "model_version": dg.MetadataValue.int(int(ref.version)),
+                "model_uri": ref.model_uri,
+                "mlflow_run_id": ref.run_id,
+                "mlflow_run": dg.MetadataValue.url(run_url)
+                if run_url
+                else dg.MetadataValue.text(ref.run_id),
+                "training_set_version": dg.MetadataValue.int(version),
+                "training_set_data_version": data_version,
+                "git_commit": ref.git_commit,
+                "best_iteration": dg.MetadataValue.int(trained.best_iteration),
+                f"valid_{metric_name}": dg.MetadataValue.float(valid_metrics[metric_name]),
+                "decision_threshold": dg.MetadataValue.float(threshold),
+                "features": dg.MetadataValue.json(trained.encoding.features),
+                "excluded_features": dg.MetadataValue.json(trained.excluded),
+                "lightgbm_params": dg.MetadataValue.json(trained.params),
+            },
+        )
+
+    return model

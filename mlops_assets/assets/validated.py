@@ -1,0 +1,198 @@
+"""The validated and rejected-rows assets, with the checks that guard them.
+
+Both come from one pass over the raw window: rows that keep every rule of the
+spec's Pandera schema are validated; the others are kept in rejected_rows with
+each broken rule named. The checks are computed in the same pass and the ones
+that must hold are blocking, so a bad window stops before features and models.
+"""
+
+import dagster as dg
+import polars as pl
+
+from mlops_assets.assets.metadata import markdown_sample, table_metadata
+from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
+from mlops_assets.evaluation import markdown_table
+from mlops_assets.validation.rules import REJECTION_REASONS, ValidationOutcome, validate_batch
+from mlops_assets.versioning import content_hash
+
+TARGET_NULLS_WITHIN_LIMIT = "target_nulls_within_limit"
+REJECTED_SHARE_WITHIN_LIMIT = "rejected_share_within_limit"
+VALUES_WITHIN_ALLOWED_CATEGORIES = "values_within_allowed_categories"
+
+
+def _check_specs(names: SpecAssets) -> list[dg.AssetCheckSpec]:
+    asset = names.validated
+    return [
+        dg.AssetCheckSpec(
+            TARGET_NULLS_WITHIN_LIMIT,
+            asset=asset,
+            blocking=True,
+            description="Share of rows without a target is within quality.max_target_null_share.",
+        ),
+        dg.AssetCheckSpec(
+            REJECTED_SHARE_WITHIN_LIMIT,
+            asset=asset,
+            blocking=True,
+            description="Share of rows breaking a schema rule is within quality.max_rejected_share.",
+        ),
+        dg.AssetCheckSpec(
+            VALUES_WITHIN_ALLOWED_CATEGORIES,
+            asset=asset,
+            blocking=False,
+            description="No value outside a column's allowed list (new categories are warned about).",
+        ),
+    ]
+
+
+def _failure_metadata(outcome: ValidationOutcome, rule_prefix: str | None = None) -> dict:
+    failures = outcome.failures if rule_prefix is None else outcome.failures_for(rule_prefix)
+    rejected = outcome.rejected
+    metadata: dict = {
+        "failing_rows": dg.MetadataValue.int(int(failures["rows"].sum()) if failures.height else 0)
+    }
+    if failures.height:
+        metadata["failures_by_rule"] = dg.MetadataValue.md(markdown_table(failures))
+        if rejected.height:
+            sample = rejected
+            if rule_prefix is not None:
+                sample = rejected.filter(
+                    pl.col(REJECTION_REASONS).str.contains(rule_prefix, literal=True)
+                )
+            metadata["failing_rows_sample"] = markdown_sample(
+                sample.select(
+                    [REJECTION_REASONS] + [c for c in sample.columns if c != REJECTION_REASONS]
+                )
+            )
+    return metadata
+
+
+def check_results(names: SpecAssets, outcome: ValidationOutcome) -> list[dg.AssetCheckResult]:
+    """The data checks of one validated window."""
+    spec, asset = names.spec, names.validated
+    quality = spec.quality
+    rows = max(outcome.rows_in, 1)
+    target_null_share = outcome.target_nulls / rows
+    uri = spec.source.uri
+    missing = outcome.missing_columns
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=TARGET_NULLS_WITHIN_LIMIT,
+            passed=not missing and target_null_share <= quality.max_target_null_share,
+            description=(
+                f"{uri}: column {spec.target.column}: {outcome.target_nulls} of {outcome.rows_in} rows "
+                f"have no target (rule: not_nullable, limit {quality.max_target_null_share:.1%})"
+            ),
+            metadata={
+                "target_null_rows": dg.MetadataValue.int(outcome.target_nulls),
+                "target_null_share": dg.MetadataValue.float(target_null_share),
+                **_failure_metadata(outcome, "not_nullable"),
+            },
+        ),
+        dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=REJECTED_SHARE_WITHIN_LIMIT,
+            passed=outcome.rejected_share <= quality.max_rejected_share,
+            description=(
+                f"{uri}: {outcome.rejected.height} of {outcome.rows_in} rows rejected "
+                f"({outcome.rejected_share:.2%}, limit {quality.max_rejected_share:.1%})"
+                + (
+                    "; worst: "
+                    + ", ".join(
+                        f"{c}: {r} ({n} rows)"
+                        for c, r, n in outcome.failures.head(3)
+                        .select("column", "rule", "rows")
+                        .iter_rows()
+                    )
+                    if outcome.failures.height
+                    else ""
+                )
+            ),
+            metadata={
+                "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
+                "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
+                **_failure_metadata(outcome),
+            },
+        ),
+        dg.AssetCheckResult(
+            asset_key=asset,
+            check_name=VALUES_WITHIN_ALLOWED_CATEGORIES,
+            passed=outcome.failures_for("isin").height == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{uri}: values outside the allowed list: "
+                + ", ".join(
+                    f"{c} = {v!r} ({n} rows)"
+                    for c, v, n in outcome.failures_for("isin")
+                    .select("column", "failure_case", "rows")
+                    .iter_rows()
+                )
+                if outcome.failures_for("isin").height
+                else None
+            ),
+            metadata=_failure_metadata(outcome, "isin"),
+        ),
+    ]
+
+
+def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
+    spec = names.spec
+
+    @dg.multi_asset(
+        name=f"{spec.name}__validate",
+        group_name=names.group,
+        partitions_def=names.partitions_def,
+        backfill_policy=names.backfill_policy,
+        ins={"raw": dg.AssetIn(key=names.raw)},
+        outs={
+            "validated": dg.AssetOut(
+                key=names.validated,
+                io_manager_key=DELTA_IO_MANAGER,
+                owners=names.owners,
+                kinds={"pandera", "polars", "deltalake"},
+                tags=names.tags,
+                code_version=names.code_version("validated1"),
+                description="Raw rows that keep every rule of the spec, typed as the spec declares.",
+            ),
+            "rejected_rows": dg.AssetOut(
+                key=names.rejected_rows,
+                io_manager_key=DELTA_IO_MANAGER,
+                owners=names.owners,
+                kinds={"pandera", "polars", "deltalake"},
+                tags=names.tags,
+                code_version=names.code_version("rejected1"),
+                description="Raw rows that broke a rule, as text, with every broken rule and column named.",
+            ),
+        },
+        check_specs=_check_specs(names),
+    )
+    def validate(context: dg.AssetExecutionContext, raw: pl.DataFrame):
+        """Apply the spec's Pandera schema: keep good rows, keep bad rows with their reasons."""
+        outcome = validate_batch(spec, raw)
+        context.log.info(
+            f"{spec.name}: {outcome.valid.height} rows valid, {outcome.rejected.height} rejected"
+        )
+        yield dg.Output(
+            outcome.valid,
+            output_name="validated",
+            data_version=dg.DataVersion(content_hash(outcome.valid)),
+            metadata={
+                **table_metadata(outcome.valid, spec),
+                "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
+                "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
+            },
+        )
+        yield dg.Output(
+            outcome.rejected,
+            output_name="rejected_rows",
+            data_version=dg.DataVersion(content_hash(outcome.rejected)),
+            metadata={
+                "dagster/row_count": dg.MetadataValue.int(outcome.rejected.height),
+                "failures_by_rule": dg.MetadataValue.md(
+                    markdown_table(outcome.failures) if outcome.failures.height else "_no failures_"
+                ),
+            },
+        )
+        yield from check_results(names, outcome)
+
+    return validate

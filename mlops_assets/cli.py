@@ -1,0 +1,200 @@
+"""`mlops`: run a spec's graph headless, and rebuild a past model version.
+
+Every command works against the project's Dagster instance (`DAGSTER_HOME`,
+default `./.dagster_home`), so what it materializes shows up in the UI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _ensure_dagster_home() -> Path:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve())))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def _progress(message: str) -> None:
+    print(f"[mlops {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _partition_range(partitions_def, start: str | None, end: str | None) -> tuple[str, str]:
+    keys = partitions_def.get_partition_keys()
+    if not keys:
+        raise ValueError("the spec's time range has no partitions yet")
+    lo = dt.datetime.fromisoformat(start) if start else None
+    hi = dt.datetime.fromisoformat(end) if end else None
+    chosen = []
+    for key in keys:
+        window = partitions_def.time_window_for_partition_key(key)
+        w_start, w_end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+        if (lo is None or w_end > lo) and (hi is None or w_start <= hi):
+            chosen.append(key)
+    if not chosen:
+        raise ValueError(
+            f"no partition between {start} and {end} (partitions {keys[0]} .. {keys[-1]})"
+        )
+    return chosen[0], chosen[-1]
+
+
+def _metadata_value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def _root_message(error: Any) -> str:
+    """The innermost cause of a Dagster error, on one line."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = [line for line in error.message.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "run failed"
+
+
+def run_spec(spec_name: str, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+    """Materialize a spec's whole graph in one run and summarize what it produced."""
+    _ensure_dagster_home()
+    import dagster as dg
+
+    from mlops_assets.assets.naming import SpecAssets
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.pipeline import build_spec_assets
+    from mlops_assets.specs import find_spec
+    from sensors.bootstrap import PARTITION_RANGE_END, PARTITION_RANGE_START
+
+    spec = find_spec(spec_name)
+    names = SpecAssets(spec)
+    tags = {"mlops/spec": spec.name, "mlops/trigger": "cli"}
+    if names.partitions_def is not None:
+        first, last = _partition_range(names.partitions_def, start, end)
+        tags |= {PARTITION_RANGE_START: first, PARTITION_RANGE_END: last}
+        _progress(f"{spec.name}: materializing partitions {first} .. {last} and training")
+    else:
+        _progress(f"{spec.name}: materializing the whole table and training")
+    started = time.perf_counter()
+    instance = dg.DagsterInstance.get()
+    result = dg.materialize(
+        build_spec_assets(spec),
+        instance=instance,
+        resources=build_resources(),
+        tags=tags,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+    materialized: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        materialized[mat.asset_key.path[-1]] = {
+            k: _metadata_value(v) for k, v in mat.metadata.items()
+        }
+    checks = result.get_asset_check_evaluations()
+    failed = [c for c in checks if not c.passed]
+    summary: dict[str, Any] = {
+        "spec": spec.name,
+        "run_id": result.run_id,
+        "success": result.success,
+        "partitions": [tags.get(PARTITION_RANGE_START), tags.get(PARTITION_RANGE_END)],
+        "rows_ingested": materialized.get("raw", {}).get("dagster/row_count"),
+        "rows_rejected": materialized.get("rejected_rows", {}).get("dagster/row_count"),
+        "model_name": materialized.get("model", {}).get("model_name"),
+        "model_version": materialized.get("model", {}).get("model_version"),
+        "metrics": {
+            k.removeprefix("test_"): v
+            for k, v in materialized.get("evaluation", {}).items()
+            if k.startswith("test_") and k != "test_rows"
+        },
+        "checks_passed": sum(c.passed for c in checks),
+        "checks_failed": len(failed),
+        "failed_checks": [
+            {
+                "check": f"{c.asset_key.to_user_string()}:{c.check_name}",
+                "severity": c.severity.value,
+                "description": c.description,
+            }
+            for c in failed
+        ],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if not result.success:
+        errors = [
+            _root_message(e.step_failure_data.error)
+            for e in result.all_events
+            if e.is_step_failure and e.step_failure_data and e.step_failure_data.error
+        ]
+        blocking = [c for c in summary["failed_checks"] if c["severity"] == "ERROR"]
+        reason = (
+            "blocking check failed: "
+            + "; ".join(f"{c['check']}: {c['description']}" for c in blocking)
+            if blocking
+            else (errors[0] if errors else "run failed")
+        )
+        summary["error"] = reason
+    return summary
+
+
+def rebuild(spec_name: str, version: str) -> dict[str, Any]:
+    _ensure_dagster_home()
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.reproduce import rebuild_model_version
+    from mlops_assets.specs import find_spec
+
+    resources = build_resources()
+    return rebuild_model_version(
+        find_spec(spec_name), version, resources["delta"], resources["mlflow_tracking"]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="materialize a spec's whole graph headless")
+    run.add_argument("--spec", required=True)
+    run.add_argument("--start", help="first day to ingest (YYYY-MM-DD); default the spec's start")
+    run.add_argument(
+        "--end", help="last day to ingest (YYYY-MM-DD, inclusive); default the last partition"
+    )
+    run.add_argument(
+        "--json", action="store_true", help="print one JSON summary as the last stdout line"
+    )
+    again = commands.add_parser(
+        "rebuild", help="retrain a registered model version from its recorded inputs"
+    )
+    again.add_argument("--spec", required=True)
+    again.add_argument("--version", required=True)
+    again.add_argument("--json", action="store_true")
+    commands.add_parser("specs", help="list the specs the platform loads")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "specs":
+            from mlops_assets.specs import load_specs
+
+            for spec in load_specs():
+                print(f"{spec.name}\t{spec.target.task}\t{spec.source.uri}")
+            return 0
+        summary = (
+            run_spec(args.spec, args.start, args.end)
+            if args.command == "run"
+            else rebuild(args.spec, args.version)
+        )
+    except Exception as error:
+        print(f"mlops {args.command}: error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(summary, default=str))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    if summary.get("error"):
+        print(f"mlops {args.command}: failed: {summary['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

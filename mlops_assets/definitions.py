@@ -1,0 +1,72 @@
+"""The code location: every spec's asset group, with its resources and sensors."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
+from mlops_assets.pipeline import build_spec_assets
+from mlops_assets.specs import load_specs
+from resources.delta_store import DeltaStore, DeltaTableIOManager
+from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
+from resources.pii import PiiProtection
+from sensors.bootstrap import build_bootstrap_sensor
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def dagster_home() -> Path:
+    return Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
+
+
+def build_resources() -> dict:
+    """Resources chosen by environment: local folders by default, URIs from the environment in production."""
+    delta = DeltaStore(root_uri=os.environ.get("MLOPS_DATA_ROOT", str(dagster_home() / "tables")))
+    pii = (
+        PiiProtection(hmac_key=dg.EnvVar("MLOPS_PII_KEY"))
+        if os.environ.get("MLOPS_PII_KEY")
+        else PiiProtection()
+    )
+    return {
+        "delta": delta,
+        DELTA_IO_MANAGER: DeltaTableIOManager(store=delta),
+        "io_manager": dg.FilesystemIOManager(base_dir=str(dagster_home() / "storage")),
+        "mlflow_tracking": MlflowTracking(
+            mlflow_tracking_uri=default_tracking_uri(), artifact_root=default_artifact_root()
+        ),
+        "pii": pii,
+    }
+
+
+def build_definitions() -> dg.Definitions:
+    assets: list[dg.AssetsDefinition] = []
+    sensors: list[dg.SensorDefinition] = []
+    bootstrap_status = (
+        dg.DefaultSensorStatus.RUNNING
+        if os.environ.get("MLOPS_BOOTSTRAP", "1") != "0"
+        else dg.DefaultSensorStatus.STOPPED
+    )
+    for spec in load_specs():
+        names = SpecAssets(spec)
+        spec_assets = build_spec_assets(spec)
+        assets += spec_assets
+        keys = [key for asset in spec_assets for key in asset.keys]
+        sensors.append(
+            build_bootstrap_sensor(
+                spec.name,
+                spec.fingerprint(),
+                keys,
+                names.evaluation,
+                names.partitions_def,
+                bootstrap_status,
+            )
+        )
+    return dg.Definitions(assets=assets, sensors=sensors, resources=build_resources())
+
+
+defs = build_definitions()

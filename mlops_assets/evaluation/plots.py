@@ -1,0 +1,136 @@
+"""One evaluation figure per model: is it trustworthy (left) and what drives it (right)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+import numpy as np
+import polars as pl
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+
+from mlops_assets.evaluation.metrics import TASKS, calibration_table
+
+_MAX_SCATTER_POINTS = 5_000
+_SCATTER_SEED = 0
+_DPI = 90
+
+
+def _reliability_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
+    table = calibration_table(y_true, y_score)
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
+    ax.plot(
+        table["mean_predicted"].to_numpy(),
+        table["observed_rate"].to_numpy(),
+        marker="o",
+        color="tab:blue",
+        label="model",
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted probability")
+    ax.set_ylabel("observed positive rate")
+    ax.set_title("Reliability diagram")
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def _scatter_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
+    actual = np.asarray(y_true, dtype=float)
+    predicted = np.asarray(y_score, dtype=float)
+    if len(actual) > _MAX_SCATTER_POINTS:
+        rng = np.random.default_rng(_SCATTER_SEED)
+        keep = rng.choice(len(actual), size=_MAX_SCATTER_POINTS, replace=False)
+        actual, predicted = actual[keep], predicted[keep]
+    ax.scatter(actual, predicted, s=4, alpha=0.4, color="tab:blue", rasterized=True)
+    finite = np.concatenate([actual, predicted])
+    finite = finite[np.isfinite(finite)]
+    if finite.size:
+        low, high = float(finite.min()), float(finite.max())
+        ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=1)
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"Predicted vs actual (n={len(actual):,})")
+
+
+def _confusion_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
+    proba = np.asarray(y_score, dtype=float)
+    if proba.ndim != 2:
+        raise ValueError(f"multiclass: y_score must be 2-D, got shape {proba.shape}")
+    k = proba.shape[1]
+    actual = np.asarray(y_true).astype(int)
+    if len(actual) != len(proba):
+        raise ValueError(f"multiclass: y_true has {len(actual)} rows but y_score has {len(proba)}")
+    if len(actual) and (actual.min() < 0 or actual.max() >= k):
+        raise ValueError(f"multiclass: y_true codes must be in 0..{k - 1}")
+    predicted = proba.argmax(axis=1)
+    matrix = np.zeros((k, k), dtype=int)
+    np.add.at(matrix, (actual, predicted), 1)
+    image = ax.imshow(matrix, cmap="Blues")
+    ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    if k <= 12:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for i in range(k):
+            for j in range(k):
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if matrix[i, j] > threshold else "black",
+                )
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("actual class")
+    ax.set_title("Confusion matrix")
+
+
+def _importance_panel(ax: Axes, importance: pl.DataFrame, top: int) -> None:
+    ax.set_title(f"Top {top} features by gain")
+    if importance.height == 0 or "gain" not in importance.columns:
+        ax.text(0.5, 0.5, "no feature importance", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    best = importance.sort("gain", descending=True).head(top).reverse()
+    ax.barh(best["feature"].cast(pl.String).to_list(), best["gain"].to_numpy(), color="tab:green")
+    ax.set_xlabel("gain")
+    ax.tick_params(axis="y", labelsize=7)
+
+
+def evaluation_plot_png(
+    task: str,
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    importance: pl.DataFrame,
+    *,
+    top: int = 15,
+) -> bytes:
+    """Render the model's evaluation figure as PNG bytes.
+
+    Left: binary -> reliability diagram (can scores be read as probabilities?),
+    regression -> predicted vs actual (at most 5,000 sampled points),
+    multiclass -> confusion matrix (which classes get mixed up).
+    Right: the ``top`` features by ``gain`` from ``importance``
+    (columns feature, gain, split).
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    try:
+        if task == "binary":
+            _reliability_panel(left, y_true, y_score)
+        elif task == "regression":
+            _scatter_panel(left, y_true, y_score)
+        else:
+            _confusion_panel(left, y_true, y_score)
+        _importance_panel(right, importance, top)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=_DPI)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Features: model inputs built from validated rows with polars."""

@@ -1,0 +1,132 @@
+"""Building model inputs from validated rows.
+
+Features are the validated columns a model may use, plus time parts and the
+columns of declared lookup joins. Text columns stay text here; the training step
+turns them into the integer codes LightGBM reads as native categoricals, with a
+vocabulary learnt on the training window only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.sources import read_lookup_table
+from mlops_assets.specs.model import DatasetSpec
+from mlops_assets.validation.rules import target_source_columns
+
+TIME_PART_EXPRS = {
+    "hour": pl.col(EVENT_TIME).dt.hour(),
+    "day_of_week": pl.col(EVENT_TIME).dt.weekday(),
+    "day_of_month": pl.col(EVENT_TIME).dt.day(),
+    "month": pl.col(EVENT_TIME).dt.month(),
+    "day_of_year": pl.col(EVENT_TIME).dt.ordinal_day(),
+}
+INTERNAL_COLUMNS = (EVENT_TIME, PARTITION)
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Feature rows plus where each candidate feature came from."""
+
+    frame: pl.DataFrame
+    lineage: dict[str, str]
+    excluded: dict[str, str]
+
+    @property
+    def candidates(self) -> list[str]:
+        return list(self.lineage)
+
+
+def excluded_columns(spec: DatasetSpec) -> dict[str, str]:
+    """Columns that must never be features, each with the reason."""
+    reasons: dict[str, str] = {}
+    for column in target_source_columns(spec):
+        reasons[column] = "target source (leaks the label)"
+    for column in spec.exclude_columns:
+        reasons.setdefault(
+            column, "excluded by spec (leaks the label or unknown at prediction time)"
+        )
+    for column in spec.id_columns:
+        reasons.setdefault(column, "identifier")
+    for column in spec.pii.columns:
+        reasons.setdefault(column, "personal data")
+    if spec.time and spec.time.column:
+        reasons.setdefault(spec.time.column, "timestamp (time parts are used instead)")
+    return reasons
+
+
+def _join(frame: pl.DataFrame, spec: DatasetSpec, lineage: dict[str, str]) -> pl.DataFrame:
+    for join in spec.joins:
+        table = read_lookup_table(join.source)
+        missing = [c for c in join.keys if c not in table.columns or c not in frame.columns]
+        if missing:
+            raise ValueError(
+                f"{join.source.uri}: join `{join.name}` key column(s) {missing} not found"
+            )
+        wanted = join.columns or [c for c in table.columns if c not in join.keys]
+        absent = [c for c in wanted if c not in table.columns]
+        if absent:
+            raise ValueError(f"{join.source.uri}: join `{join.name}` column(s) {absent} not found")
+        right = (
+            table.select(
+                [pl.col(k).cast(frame.schema[k], strict=False) for k in join.keys]
+                + [pl.col(c).alias(f"{join.prefix}{c}") for c in wanted]
+            )
+            .sort(join.keys, nulls_last=True)
+            .unique(subset=join.keys, keep="first", maintain_order=True)
+        )
+        for c in wanted:
+            lineage[f"{join.prefix}{c}"] = f"join `{join.name}` on {', '.join(join.keys)}: {c}"
+        frame = frame.join(right, on=join.keys, how="left", coalesce=True)
+    return frame
+
+
+def build_features(spec: DatasetSpec, validated: pl.DataFrame) -> FeatureTable:
+    """Candidate features for each validated row, keyed by the same time columns."""
+    excluded = excluded_columns(spec)
+    lineage: dict[str, str] = {}
+    for column in validated.columns:
+        if column in INTERNAL_COLUMNS or column == spec.target.column or column in excluded:
+            continue
+        description = spec.columns.get(column)
+        lineage[column] = (
+            f"source column{': ' + description.description if description and description.description else ''}"
+        )
+    frame = validated
+    if spec.time is not None and EVENT_TIME in frame.columns:
+        parts = {
+            f"t_{name}": TIME_PART_EXPRS[name].cast(pl.Int16) for name in spec.features.time_parts
+        }
+        frame = frame.with_columns(**parts)
+        for name in parts:
+            lineage[name] = f"time part of the event time ({name[2:]})"
+    frame = _join(frame, spec, lineage)
+    temporal = [c for c in lineage if frame.schema[c].is_temporal()]
+    for column in temporal:
+        excluded[column] = "date or time value (time parts are used instead)"
+        del lineage[column]
+    booleans = [c for c in lineage if frame.schema[c] == pl.Boolean]
+    frame = frame.with_columns([pl.col(c).cast(pl.Int8) for c in booleans])
+    keep = [c for c in INTERNAL_COLUMNS if c in frame.columns] + [spec.target.column]
+    keep += [c for c in spec.id_columns if c in frame.columns]
+    frame = frame.select(list(dict.fromkeys(keep + list(lineage))))
+    return FeatureTable(
+        frame, lineage, {k: v for k, v in excluded.items() if k in validated.columns}
+    )
+
+
+def categorical_columns(spec: DatasetSpec, frame: pl.DataFrame, candidates: list[str]) -> list[str]:
+    """Text columns, plus numeric ones the spec or a join declares categorical."""
+    declared = set(spec.categorical_columns)
+    declared |= {c for c, rules in spec.columns.items() if rules.categorical}
+    for join in spec.joins:
+        declared |= {f"{join.prefix}{c}" for c in join.categorical_columns}
+    not_categorical = {c for c, rules in spec.columns.items() if rules.categorical is False}
+    return [
+        c
+        for c in candidates
+        if c not in not_categorical and (c in declared or frame.schema[c] == pl.String)
+    ]

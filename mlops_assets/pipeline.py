@@ -1,0 +1,27 @@
+"""One spec in, one Dagster asset group out."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mlops_assets.assets.evaluation import build_evaluation_asset
+from mlops_assets.assets.features import build_features_asset
+from mlops_assets.assets.model import build_model_asset
+from mlops_assets.assets.naming import SpecAssets
+from mlops_assets.assets.raw import build_raw_asset
+from mlops_assets.assets.training_set import build_training_set_asset
+from mlops_assets.assets.validated import build_validated_assets
+from mlops_assets.specs.model import DatasetSpec
+
+
+def build_spec_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
+    """raw -> validated (+ rejected_rows) -> features -> training_set -> model -> evaluation."""
+    names = SpecAssets(spec)
+    return [
+        build_raw_asset(names),
+        build_validated_assets(names),
+        build_features_asset(names),
+        build_training_set_asset(names),
+        build_model_asset(names),
+        build_evaluation_asset(names),
+    ]

@@ -1,0 +1,242 @@
+"""The dataset spec: the one file a team writes to put a table on the platform.
+
+A spec names where the data lives, what to predict, how time is measured, which
+columns may be used and under what rules, and how the model is trained and
+judged. Every field is validated here, so a mistake is reported with the spec
+file and the field before any Dagster code runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Task = Literal["binary", "multiclass", "regression"]
+Grain = Literal["daily", "weekly", "monthly"]
+DType = Literal["int", "float", "string", "bool", "date", "datetime"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CsvOptions(_Strict):
+    """How to parse a delimited text source."""
+
+    separator: str = Field(",", min_length=1, max_length=1)
+    null_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "null", "NaN"])
+    has_header: bool = True
+    column_names: list[str] | None = None
+    quote_char: str | None = '"'
+    encoding: Literal["utf8", "utf8-lossy"] = "utf8"
+    decimal_comma: bool = False
+    skip_rows: int = 0
+    infer_schema_length: int | None = Field(
+        10_000, description="Rows read to infer undeclared column types; null reads every row."
+    )
+
+
+class SourceSpec(_Strict):
+    """Where a table lives: a path, glob, `package://` resource or object-store URI."""
+
+    uri: str
+    format: Literal["csv", "parquet", "delta"] | None = None
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    storage_options: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def resolved_format(self) -> Literal["csv", "parquet", "delta"]:
+        if self.format:
+            return self.format
+        lowered = self.uri.lower().rstrip("/")
+        if lowered.endswith((".parquet", ".pq")):
+            return "parquet"
+        if lowered.endswith((".csv", ".tsv", ".txt", ".csv.zip", ".csv.gz", ".zip", ".gz")):
+            return "csv"
+        return "delta"
+
+
+class TargetSpec(_Strict):
+    """What the model predicts: a column, or a SQL expression over raw columns."""
+
+    column: str = Field(description="Name of the target column (derived when `expression` is set).")
+    task: Task
+    expression: str | None = Field(
+        None, description="Polars SQL expression deriving the target, e.g. `arr_delay > 15`."
+    )
+    positive_label: str | None = Field(
+        None, description="For binary targets stored as text: the value that counts as 1."
+    )
+
+
+class TimeParts(_Strict):
+    """A timestamp assembled from separate date-part columns."""
+
+    year: str
+    month: str
+    day: str
+    hour: str | None = None
+    minute: str | None = None
+
+
+class TimeSpec(_Strict):
+    """The event time of a row, which drives partitions and the time split."""
+
+    column: str | None = None
+    format: str | None = Field(None, description="strftime format when the column is text.")
+    parts: TimeParts | None = None
+    grain: Grain = "daily"
+    start: dt.date
+    end: dt.date | None = Field(None, description="Exclusive end of the last partition.")
+
+    @model_validator(mode="after")
+    def _one_way_to_tell_time(self) -> TimeSpec:
+        if (self.column is None) == (self.parts is None):
+            raise ValueError("time needs exactly one of `column` or `parts`")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("time.end must be after time.start")
+        return self
+
+    @property
+    def source_columns(self) -> list[str]:
+        if self.column:
+            return [self.column]
+        assert self.parts is not None
+        return [c for c in self.parts.model_dump().values() if c]
+
+
+class ColumnSpec(_Strict):
+    """Rules for one column; every rule becomes a Pandera check."""
+
+    dtype: DType | None = None
+    nullable: bool = True
+    min: float | None = None
+    max: float | None = None
+    allowed: list[Any] | None = Field(None, description="Allowed values; others are rejected.")
+    unique: bool = False
+    categorical: bool | None = None
+    description: str | None = None
+
+
+class JoinSpec(_Strict):
+    """A lookup table joined onto every row during feature building."""
+
+    name: str
+    source: SourceSpec
+    keys: list[str] = Field(min_length=1, description="Columns present in both tables.")
+    columns: list[str] | None = None
+    prefix: str = ""
+    categorical_columns: list[str] = Field(default_factory=list)
+
+
+class PiiSpec(_Strict):
+    """Personal data: dropped, or replaced by an HMAC keyed from `MLOPS_PII_KEY`."""
+
+    columns: list[str] = Field(default_factory=list)
+    action: Literal["drop", "hash"] = "drop"
+
+
+class FeatureSpec(_Strict):
+    """How features are derived from the validated table."""
+
+    time_parts: list[Literal["hour", "day_of_week", "day_of_month", "month", "day_of_year"]] = (
+        Field(default_factory=lambda: ["hour", "day_of_week", "month"])
+    )
+    max_categories: int = Field(
+        500, description="Text columns with more distinct values are left out as identifiers."
+    )
+
+
+class SplitSpec(_Strict):
+    """Train, validation and test windows: by time when there is time, else seeded random."""
+
+    valid_start: dt.date | None = None
+    test_start: dt.date | None = None
+    valid_fraction: float = Field(0.15, gt=0, lt=0.5)
+    test_fraction: float = Field(0.2, gt=0, lt=0.5)
+    seed: int = 42
+
+
+class TrainingSpec(_Strict):
+    """LightGBM settings. The seed and thread count make training repeatable."""
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    num_boost_round: int = Field(1000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
+    seed: int = 42
+    num_threads: int = Field(2, ge=1)
+
+
+class QualitySpec(_Strict):
+    """Thresholds that checks and gates hold the data and the model to."""
+
+    max_rejected_share: float = Field(0.01, ge=0, le=1)
+    max_target_null_share: float = Field(0.0, ge=0, le=1)
+    min_rows: int = Field(1, ge=0)
+    decision_threshold: float = Field(0.5, gt=0, lt=1)
+    slice_column: str | None = None
+    min_test_metric: float | None = Field(
+        None, description="Floor on the primary test metric (ROC AUC, macro F1 or R2)."
+    )
+
+
+class DatasetSpec(_Strict):
+    """One dataset on the platform, and so one Dagster asset group."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
+    description: str = ""
+    owner: str = Field("team:ml", description="Dagster owner: an e-mail or `team:NAME`.")
+    source: SourceSpec
+    target: TargetSpec
+    time: TimeSpec | None = None
+    id_columns: list[str] = Field(default_factory=list)
+    pii: PiiSpec = Field(default_factory=PiiSpec)
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    categorical_columns: list[str] = Field(default_factory=list)
+    exclude_columns: list[str] = Field(
+        default_factory=list,
+        description="Columns that leak the target or are unknown at prediction time.",
+    )
+    joins: list[JoinSpec] = Field(default_factory=list)
+    features: FeatureSpec = Field(default_factory=FeatureSpec)
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
+
+    @field_validator("owner")
+    @classmethod
+    def _owner_is_dagster_owner(cls, value: str) -> str:
+        if not (value.startswith("team:") or "@" in value):
+            raise ValueError("owner must be an e-mail address or `team:NAME`")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetSpec:
+        if self.target.column in self.exclude_columns:
+            raise ValueError(f"target `{self.target.column}` is also in exclude_columns")
+        if self.target.column in self.id_columns:
+            raise ValueError(f"target `{self.target.column}` is also an id column")
+        valid_start, test_start = self.split.valid_start, self.split.test_start
+        if valid_start and test_start and not valid_start < test_start:
+            raise ValueError("split.valid_start must come before split.test_start")
+        if self.time is None and (self.split.valid_start or self.split.test_start):
+            raise ValueError("split dates need a `time` section; without time the split is random")
+        return self
+
+    @property
+    def is_partitioned(self) -> bool:
+        return self.time is not None
+
+    @property
+    def model_name(self) -> str:
+        """Name of the registered MLflow model."""
+        return f"{self.name}_model"
+
+    def fingerprint(self) -> str:
+        """A short, stable hash of the whole spec: the config part of every version id."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Training: the split, the LightGBM fit and the packaged model."""

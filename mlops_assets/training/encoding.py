@@ -1,0 +1,94 @@
+"""Turning feature rows into the numeric matrix LightGBM reads.
+
+Categorical columns become integer codes from a vocabulary learnt on the
+training rows; a value never seen in training becomes missing, which LightGBM
+sends down its learnt default branch instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import polars as pl
+
+
+@dataclass(frozen=True)
+class FeatureEncoding:
+    """Everything needed to turn a feature frame into a model matrix, saved with the model."""
+
+    features: list[str]
+    categorical: list[str]
+    vocabulary: dict[str, list[str]]
+    task: str
+    classes: list[str]
+
+    @classmethod
+    def fit(
+        cls,
+        train: pl.DataFrame,
+        features: list[str],
+        categorical: list[str],
+        task: str,
+        target: str,
+    ) -> FeatureEncoding:
+        vocabulary = {
+            c: sorted(train[c].cast(pl.String).drop_nulls().unique().to_list()) for c in categorical
+        }
+        classes = (
+            sorted(train[target].cast(pl.String).unique().drop_nulls().to_list())
+            if task == "multiclass"
+            else []
+        )
+        return cls(features, categorical, vocabulary, task, classes)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureEncoding:
+        return cls(**data)
+
+    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """The float matrix of the features in order; unseen categories are NaN."""
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise ValueError(f"feature column(s) {missing} are missing from the input")
+        columns = []
+        for name in self.features:
+            if name in self.vocabulary:
+                codes = {value: i for i, value in enumerate(self.vocabulary[name])}
+                expr = (
+                    pl.col(name)
+                    .cast(pl.String)
+                    .replace_strict(codes, default=None, return_dtype=pl.Float64)
+                )
+            else:
+                expr = pl.col(name).cast(pl.Float64, strict=False)
+            columns.append(expr.alias(name))
+        return frame.select(columns).to_numpy().astype(np.float64, copy=False)
+
+    def unseen_categories(self, frame: pl.DataFrame) -> dict[str, int]:
+        """How many values of each categorical column were not seen in training."""
+        counts = {}
+        for name, values in self.vocabulary.items():
+            if name in frame.columns:
+                column = frame[name].cast(pl.String)
+                unseen = int((column.is_not_null() & ~column.is_in(values)).sum())
+                if unseen:
+                    counts[name] = unseen
+        return counts
+
+    def labels(self, frame: pl.DataFrame, target: str) -> np.ndarray:
+        """The target as the numbers LightGBM fits: 0/1, class codes or values."""
+        if self.task == "multiclass":
+            codes = {value: i for i, value in enumerate(self.classes)}
+            return (
+                frame[target]
+                .cast(pl.String)
+                .replace_strict(codes, default=-1, return_dtype=pl.Int64)
+                .to_numpy()
+            )
+        if self.task == "binary":
+            return frame[target].cast(pl.Int64).to_numpy()
+        return frame[target].cast(pl.Float64).to_numpy()

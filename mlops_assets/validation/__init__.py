@@ -1,0 +1,1 @@
+"""Validation: the spec's rules as a Pandera schema, and the split into kept and rejected rows."""

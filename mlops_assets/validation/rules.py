@@ -1,0 +1,267 @@
+"""The spec's column rules, applied to a raw batch.
+
+Types are enforced by casting declared columns (a value that does not cast is a
+`dtype` failure); everything else (nullability, ranges, allowed values,
+uniqueness, a present target) is a Pandera schema built from the spec and run
+lazily so that every failing row is found, not just the first. Each failing row
+goes to the rejected table with every rule it broke, so nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandera.polars as pa
+import polars as pl
+
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.specs.model import ColumnSpec, DatasetSpec
+
+ROW = "_row"
+REJECTION_REASONS = "_rejection_reasons"
+REJECTED_RULES = "_rejected_rules"
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "string": pl.String(),
+    "bool": pl.Boolean(),
+    "date": pl.Date(),
+    "datetime": pl.Datetime("us"),
+}
+
+
+@dataclass
+class ValidationOutcome:
+    """What validation kept, what it rejected and why."""
+
+    valid: pl.DataFrame
+    rejected: pl.DataFrame
+    failures: pl.DataFrame
+    missing_columns: list[str] = field(default_factory=list)
+    target_nulls: int = 0
+
+    @property
+    def rows_in(self) -> int:
+        return self.valid.height + self.rejected.height
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rejected.height / self.rows_in if self.rows_in else 0.0
+
+    def failures_for(self, rule_prefix: str) -> pl.DataFrame:
+        return self.failures.filter(pl.col("rule").str.starts_with(rule_prefix))
+
+
+def target_source_columns(spec: DatasetSpec) -> list[str]:
+    """The raw columns the target is made from (never features)."""
+    if spec.target.expression:
+        return pl.sql_expr(spec.target.expression).meta.root_names()
+    return [spec.target.column]
+
+
+def required_columns(spec: DatasetSpec) -> list[str]:
+    """Columns the spec relies on: declared, target, time, ids and join keys of the main table."""
+    needed = list(spec.columns) + target_source_columns(spec) + list(spec.id_columns)
+    if spec.time:
+        needed += spec.time.source_columns
+    for join in spec.joins:
+        needed += join.keys
+    return list(
+        dict.fromkeys(c for c in needed if c not in spec.pii.columns or spec.pii.action == "hash")
+    )
+
+
+def target_expr(spec: DatasetSpec, schema: pl.Schema) -> pl.Expr:
+    """The target column, derived and typed for the task."""
+    target = spec.target
+    expr = pl.sql_expr(target.expression) if target.expression else pl.col(target.column)
+    if target.task == "regression":
+        return expr.cast(pl.Float64, strict=False)
+    if target.task == "binary":
+        if target.positive_label is not None:
+            return (expr.cast(pl.String) == target.positive_label).cast(pl.Int8)
+        return expr.cast(pl.Int8, strict=False)
+    return expr.cast(pl.String)
+
+
+def _column_schema(name: str, rules: ColumnSpec, dtype: pl.DataType) -> pa.Column:
+    checks = []
+    if rules.min is not None and rules.max is not None:
+        checks.append(pa.Check.in_range(rules.min, rules.max))
+    elif rules.min is not None:
+        checks.append(pa.Check.ge(rules.min))
+    elif rules.max is not None:
+        checks.append(pa.Check.le(rules.max))
+    if rules.allowed is not None:
+        checks.append(pa.Check.isin(rules.allowed))
+    return pa.Column(
+        dtype, checks=checks, nullable=rules.nullable, unique=rules.unique, required=True
+    )
+
+
+def pandera_schema(spec: DatasetSpec, frame_schema: pl.Schema) -> pa.DataFrameSchema:
+    """The Pandera schema of the validated table, built from the spec."""
+    columns = {
+        name: _column_schema(name, rules, frame_schema[name])
+        for name, rules in spec.columns.items()
+        if name in frame_schema
+    }
+    target_checks = [pa.Check.isin([0, 1])] if spec.target.task == "binary" else []
+    columns[spec.target.column] = pa.Column(
+        frame_schema[spec.target.column], checks=target_checks, nullable=False
+    )
+    for id_column in spec.id_columns:
+        if id_column in frame_schema and id_column not in columns:
+            columns[id_column] = pa.Column(frame_schema[id_column], nullable=False, unique=True)
+    return pa.DataFrameSchema(columns, strict=False, name=f"{spec.name}_validated")
+
+
+def _type_failures(raw: pl.DataFrame, cast: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
+    frames = []
+    for name, rules in spec.columns.items():
+        if rules.dtype is None or name not in raw.columns:
+            continue
+        broken = raw[name].is_not_null() & cast[name].is_null()
+        if broken.any():
+            frames.append(
+                pl.DataFrame(
+                    {
+                        ROW: raw[ROW].filter(broken),
+                        "column": name,
+                        "rule": f"dtype({rules.dtype})",
+                        "failure_case": raw[name].filter(broken).cast(pl.String),
+                    }
+                )
+            )
+    return pl.concat(frames) if frames else _empty_failures()
+
+
+def _empty_failures() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={ROW: pl.UInt32, "column": pl.String, "rule": pl.String, "failure_case": pl.String}
+    )
+
+
+def _cast_declared(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
+    casts = []
+    for name, rules in spec.columns.items():
+        if rules.dtype is None or name not in frame.columns:
+            continue
+        target = POLARS_TYPES[rules.dtype]
+        column = pl.col(name)
+        if frame.schema[name] == pl.String:
+            column = column.str.strip_chars()
+            if rules.dtype in {"int", "float"}:
+                if spec.source.csv.decimal_comma:
+                    column = column.str.replace_all(".", "", literal=True).str.replace(
+                        ",", ".", literal=True
+                    )
+                else:
+                    column = column.str.replace_all(",", "", literal=True)
+            if rules.dtype == "int":
+                column = column.cast(pl.Float64, strict=False)
+                column = pl.when(column == column.round(0)).then(column).otherwise(None)
+            if rules.dtype == "bool":
+                lowered = column.str.to_lowercase()
+                column = (
+                    pl.when(lowered.is_in(["true", "1", "yes", "y", "t"]))
+                    .then(True)
+                    .when(lowered.is_in(["false", "0", "no", "n", "f"]))
+                    .then(False)
+                    .otherwise(None)
+                )
+            if rules.dtype in {"date", "datetime"}:
+                column = column.str.to_datetime(strict=False, time_unit="us")
+        casts.append(column.cast(target, strict=False).alias(name))
+    return frame.with_columns(casts)
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        [
+            pl.col(c).cast(pl.String)
+            for c, t in frame.schema.items()
+            if c not in (PARTITION,) and t != pl.String
+        ]
+    )
+
+
+def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
+    """Split a raw batch into rows that keep every rule and rows that break one."""
+    raw = raw.with_row_index(ROW)
+    missing = [c for c in required_columns(spec) if c not in raw.columns]
+    if missing:
+        failures = pl.DataFrame(
+            {"column": missing, "rule": "column_present", "rows": raw.height, "failure_case": None},
+            schema_overrides={"rows": pl.Int64, "failure_case": pl.String},
+        )
+        reasons = "; ".join(f"{c}: column_present" for c in missing)
+        rejected = (
+            _as_text(raw)
+            .with_columns(
+                pl.lit(reasons).alias(REJECTION_REASONS),
+                pl.lit(["column_present"], dtype=pl.List(pl.String)).alias(REJECTED_RULES),
+            )
+            .drop(ROW)
+        )
+        return ValidationOutcome(raw.head(0).drop(ROW), rejected, failures, missing)
+
+    cast = _cast_declared(raw, spec)
+    cast = cast.with_columns(target_expr(spec, cast.schema).alias(spec.target.column))
+    failure_rows = [_type_failures(raw, cast, spec)]
+    schema = pandera_schema(spec, cast.schema)
+    try:
+        schema.validate(cast, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases.filter(pl.col("index").is_not_null())
+        failure_rows.append(
+            cases.select(
+                pl.col("index").cast(pl.UInt32).alias(ROW),
+                pl.col("column").cast(pl.String),
+                pl.col("check").cast(pl.String).alias("rule"),
+                pl.col("failure_case").cast(pl.String),
+            )
+        )
+    per_row = pl.concat(failure_rows).unique(subset=[ROW, "column", "rule"])
+    target_nulls = int(cast[spec.target.column].null_count())
+    failures = (
+        per_row.group_by("column", "rule")
+        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("failure_case").drop_nulls().first())
+        .sort("rows", "column", descending=[True, False])
+    )
+    reasons = (
+        per_row.sort(ROW, "column", "rule")
+        .group_by(ROW)
+        .agg(
+            pl.format(
+                "{}: {} (value {})", "column", "rule", pl.col("failure_case").fill_null("null")
+            )
+            .str.join("; ")
+            .alias(REJECTION_REASONS),
+            pl.col("rule").unique(maintain_order=True).alias(REJECTED_RULES),
+        )
+    )
+    bad_rows = reasons[ROW]
+    rejected = (
+        _as_text(raw.filter(pl.col(ROW).is_in(bad_rows.implode())))
+        .with_columns(pl.col(ROW).cast(pl.UInt32))
+        .join(reasons, on=ROW, how="left")
+        .sort(ROW)
+        .drop(ROW)
+    )
+    valid = cast.filter(~pl.col(ROW).is_in(bad_rows.implode())).drop(ROW)
+    return ValidationOutcome(valid, rejected, failures, [], target_nulls)
+
+
+__all__ = [
+    "EVENT_TIME",
+    "PARTITION",
+    "REJECTION_REASONS",
+    "ValidationOutcome",
+    "pandera_schema",
+    "required_columns",
+    "target_source_columns",
+    "validate_batch",
+]
