@@ -1,0 +1,427 @@
+"""Full-year benchmark: the platform's Dagster run against a plain polars + LightGBM floor.
+
+Two modes run the same work on the 2013 NYC flights (365 daily partitions), each
+in its own fresh subprocess so that peak memory is per mode:
+
+* `floor` calls the domain functions directly (no Dagster, no MLflow) and writes
+  every stage's table to Parquet in a temporary folder;
+* `platform` calls `mlops_assets.cli.run_spec("flights")` against a fresh,
+  temporary Dagster home and reads per-step durations from the run's event log.
+
+A background thread samples the process's resident memory (VmRSS) every 50 ms,
+so each stage gets the peak inside its own time window. The result is one
+markdown table on stdout; progress goes to stderr.
+
+Run from the project root: `.venv/bin/python benchmarks/full_year.py [--repeat N] [--json PATH]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform as pyplatform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_NAME = "flights"
+YEAR = (dt.datetime(2013, 1, 1), dt.datetime(2014, 1, 1))
+STAGES = ("ingest", "validate", "features", "split", "train", "evaluate")
+STEP_STAGES = {
+    f"{SPEC_NAME}__raw": "ingest",
+    f"{SPEC_NAME}__validate": "validate",
+    f"{SPEC_NAME}__features": "features",
+    f"{SPEC_NAME}__training_set": "split",
+    f"{SPEC_NAME}__model": "train",
+    f"{SPEC_NAME}__evaluation": "evaluate",
+}
+MODES = ("floor", "platform")
+SAMPLE_SECONDS = 0.05
+MB = 1024 * 1024
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _status_kb(field: str) -> int:
+    """A `kB` field (VmRSS, VmHWM) of this process's /proc status."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+class RssSampler:
+    """Samples this process's VmRSS on a background thread, with wall-clock timestamps."""
+
+    def __init__(self, interval: float = SAMPLE_SECONDS) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), _status_kb("VmRSS") * 1024))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append((time.time(), _status_kb("VmRSS") * 1024))
+
+    def peak_mb(self, start: float, end: float) -> float:
+        """Largest sample in [start, end]; the last one before `end` if the window is shorter than a tick."""
+        inside = [rss for t, rss in self.samples if start <= t <= end]
+        if not inside:
+            inside = [rss for t, rss in self.samples if t <= end][-1:] or [self.samples[0][1]]
+        return max(inside) / MB
+
+
+def stage_table(windows: dict[str, tuple[float, float]], rss: RssSampler) -> dict[str, Any]:
+    """Seconds and peak RSS of each stage from its [start, end] wall-clock window."""
+    return {
+        name: {"seconds": end - start, "peak_mb": rss.peak_mb(start, end)}
+        for name, (start, end) in windows.items()
+    }
+
+
+def run_floor() -> dict[str, Any]:
+    """The same polars and LightGBM work as the platform, called directly, persisted as Parquet."""
+    started = time.time()
+    import numpy as np
+    import polars as pl
+
+    from mlops_assets.evaluation import task_metrics
+    from mlops_assets.features.build import build_features
+    from mlops_assets.ingest.raw_batch import read_raw_batch
+    from mlops_assets.specs import find_spec
+    from mlops_assets.training.split import SPLIT, assign_split
+    from mlops_assets.training.threshold import best_f1_threshold
+    from mlops_assets.training.trainer import feature_candidates, train_booster
+    from mlops_assets.validation.rules import validate_batch
+
+    imports_s = time.time() - started
+    spec = find_spec(SPEC_NAME)
+    windows: dict[str, tuple[float, float]] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        progress(f"floor: {name}")
+        start = time.time()
+        yield
+        windows[name] = (start, time.time())
+
+    with RssSampler() as rss, tempfile.TemporaryDirectory(prefix="bench-floor-") as folder:
+        out = Path(folder)
+        run_start = time.time()
+        with stage("ingest"):
+            raw = read_raw_batch(spec, YEAR, None).frame
+            raw.write_parquet(out / "raw.parquet")
+        with stage("validate"):
+            outcome = validate_batch(spec, raw)
+            outcome.valid.write_parquet(out / "validated.parquet")
+            outcome.rejected.write_parquet(out / "rejected_rows.parquet")
+        with stage("features"):
+            features = build_features(spec, outcome.valid).frame
+            features.write_parquet(out / "features.parquet")
+        with stage("split"):
+            training_set, _ = assign_split(spec, features)
+            training_set.write_parquet(out / "training_set.parquet")
+        with stage("train"):
+            frame = training_set.filter(pl.col(SPLIT) != "test")
+            trained = train_booster(spec, frame, feature_candidates(spec, frame))
+            valid = frame.filter(pl.col(SPLIT) == "valid")
+            threshold = best_f1_threshold(
+                trained.encoding.labels(valid, spec.target.column), trained.predict(valid)
+            )
+            trained.booster.save_model(str(out / "model.txt"), num_iteration=trained.best_iteration)
+        with stage("evaluate"):
+            test = training_set.filter(pl.col(SPLIT) == "test")
+            y_test = trained.encoding.labels(test, spec.target.column)
+            scores = np.asarray(trained.predict(test), dtype=np.float64)
+            metrics = task_metrics("binary", y_test, scores, threshold=threshold)
+            (out / "metrics.json").write_text(json.dumps(metrics))
+        run_end = time.time()
+    return {
+        "stages": stage_table(windows, rss),
+        "imports_s": imports_s,
+        "run_s": run_end - run_start,
+        "run_peak_mb": rss.peak_mb(run_start, run_end),
+        "peak_mb": _status_kb("VmHWM") / 1024,
+        "roc_auc": metrics["roc_auc"],
+        "rows": {"raw": raw.height, "rejected": outcome.rejected.height, "test": test.height},
+    }
+
+
+def platform_events(logs: list[Any]) -> dict[str, Any]:
+    """Step windows, per-step phases and event counts from a run's event log."""
+    counts: Counter[str] = Counter()
+    per_step: dict[str, Counter[str]] = {}
+    marks: dict[str, dict[str, float]] = {}
+    for entry in logs:
+        event = entry.dagster_event
+        kind = event.event_type_value if event is not None else "LOG_MESSAGE"
+        counts[kind] += 1
+        step = entry.step_key
+        if step is None:
+            continue
+        per_step.setdefault(step, Counter())[kind] += 1
+        step_marks = marks.setdefault(step, {})
+        if kind == "STEP_START":
+            step_marks["start"] = entry.timestamp
+        elif kind == "STEP_SUCCESS":
+            step_marks["end"] = entry.timestamp
+        elif kind == "STEP_OUTPUT":
+            step_marks.setdefault("first_output", entry.timestamp)
+        elif kind == "HANDLED_OUTPUT":
+            step_marks["last_handled"] = entry.timestamp
+    run_marks = {
+        (e.dagster_event.event_type_value if e.dagster_event else ""): e.timestamp
+        for e in logs
+        if e.dagster_event and e.dagster_event.event_type_value in ("RUN_START", "RUN_SUCCESS")
+    }
+    windows: dict[str, tuple[float, float]] = {}
+    phases: dict[str, dict[str, float]] = {}
+    for step, stage in STEP_STAGES.items():
+        m = marks.get(step, {})
+        if "start" not in m or "end" not in m:
+            raise RuntimeError(f"step {step} has no STEP_START/STEP_SUCCESS pair in the event log")
+        windows[stage] = (m["start"], m["end"])
+        first_output = m.get("first_output", m["end"])
+        last_handled = m.get("last_handled", first_output)
+        phases[stage] = {
+            "compute_s": first_output - m["start"],
+            "outputs_s": last_handled - first_output,
+            "after_outputs_s": m["end"] - last_handled,
+            "materializations": per_step[step]["ASSET_MATERIALIZATION"],
+            "events": sum(per_step[step].values()),
+        }
+    return {
+        "windows": windows,
+        "phases": phases,
+        "counts": dict(counts.most_common()),
+        "run_start": run_marks.get("RUN_START"),
+        "run_end": run_marks.get("RUN_SUCCESS"),
+    }
+
+
+def run_platform() -> dict[str, Any]:
+    """`run_spec("flights")` in-process against a fresh Dagster home; timings from its event log."""
+    home = Path(tempfile.mkdtemp(prefix="bench-dagster-home-"))
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_ARTIFACT_ROOT", "MLOPS_DATA_ROOT"):
+        os.environ.pop(name, None)
+    os.environ.setdefault("GIT_COMMIT", "benchmark")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    try:
+        started = time.time()
+        import dagster as dg
+
+        import mlops_assets.definitions  # noqa: F401  (builds every spec's definitions on import)
+        from mlops_assets.cli import run_spec
+
+        imports_s = time.time() - started
+        progress(f"platform: run_spec({SPEC_NAME!r}) in DAGSTER_HOME={home}")
+        with RssSampler() as rss:
+            run_start = time.time()
+            summary = run_spec(SPEC_NAME)
+            run_end = time.time()
+        if not summary["success"]:
+            raise RuntimeError(f"platform run failed: {summary.get('error')}")
+        progress("platform: reading the run's event log")
+        instance = dg.DagsterInstance.get()
+        try:
+            events = platform_events(instance.all_logs(summary["run_id"]))
+        finally:
+            instance.dispose()
+        steps_s = sum(end - start for start, end in events["windows"].values())
+        return {
+            "stages": stage_table(events["windows"], rss),
+            "imports_s": imports_s,
+            "run_s": run_end - run_start,
+            "run_peak_mb": rss.peak_mb(run_start, run_end),
+            "peak_mb": _status_kb("VmHWM") / 1024,
+            "roc_auc": summary["metrics"]["roc_auc"],
+            "rows": {"raw": summary["rows_ingested"], "rejected": summary["rows_rejected"]},
+            "outside_steps_s": (run_end - run_start) - steps_s,
+            "before_run_start_s": (events["run_start"] or run_start) - run_start,
+            "after_run_end_s": run_end - (events["run_end"] or run_end),
+            "phases": events["phases"],
+            "event_counts": events["counts"],
+        }
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_child(mode: str) -> dict[str, Any]:
+    """Run one mode in a fresh interpreter; its own wall time includes startup and imports."""
+    with tempfile.NamedTemporaryFile(prefix=f"bench-{mode}-", suffix=".json") as out:
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", mode, "--out", out.name]
+        started = time.time()
+        child = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+        assert child.stderr is not None
+        tail: list[str] = []
+        for line in child.stderr:
+            if line.startswith(("[bench", "[mlops")):
+                sys.stderr.write(line)
+            tail = [*tail[-59:], line]
+        code = child.wait()
+        process_s = time.time() - started
+        if code != 0:
+            sys.stderr.writelines(tail)
+            raise SystemExit(f"{mode} run failed with exit code {code}")
+        result = json.loads(Path(out.name).read_text())
+    result["process_s"] = process_s
+    return result
+
+
+def median_result(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of every number over repeats; other values from the first run."""
+
+    def merge(values: list[Any]) -> Any:
+        first = values[0]
+        if isinstance(first, dict):
+            return {k: merge([v[k] for v in values if k in v]) for k in first}
+        if isinstance(first, int | float) and not isinstance(first, bool):
+            return statistics.median(values)
+        return first
+
+    return merge(runs)
+
+
+def machine() -> dict[str, str]:
+    """Where the numbers were measured."""
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as info:
+        ram_kb = next(int(line.split()[1]) for line in info if line.startswith("MemTotal:"))
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": cpu,
+        "ram": f"{ram_kb / 1024 / 1024:.1f} GiB",
+        "python": pyplatform.python_version(),
+        "polars": metadata.version("polars"),
+        "lightgbm": metadata.version("lightgbm"),
+        "dagster": metadata.version("dagster"),
+    }
+
+
+def _ratio(floor: float, platform: float) -> str:
+    return f"{platform / floor:.1f}x" if floor > 0 else "-"
+
+
+def render(results: dict[str, dict[str, Any]], repeat: int, host: dict[str, str]) -> str:
+    """The markdown report: stage table, accuracy, event counts and machine."""
+    floor, plat = results["floor"], results["platform"]
+    lines = [
+        "| stage | floor s | platform s | ratio | floor peak MB | platform peak MB |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name in STAGES:
+        f, p = floor["stages"][name], plat["stages"][name]
+        lines.append(
+            f"| {name} | {f['seconds']:.2f} | {p['seconds']:.2f} | "
+            f"{_ratio(f['seconds'], p['seconds'])} | {f['peak_mb']:.0f} | {p['peak_mb']:.0f} |"
+        )
+    f_steps = sum(s["seconds"] for s in floor["stages"].values())
+    p_steps = sum(s["seconds"] for s in plat["stages"].values())
+    lines += [
+        f"| **sum of stages** | {f_steps:.2f} | {p_steps:.2f} | {_ratio(f_steps, p_steps)} | | |",
+        f"| **total (run)** | {floor['run_s']:.2f} | {plat['run_s']:.2f} | "
+        f"{_ratio(floor['run_s'], plat['run_s'])} | {floor['run_peak_mb']:.0f} | "
+        f"{plat['run_peak_mb']:.0f} |",
+        f"| imports | {floor['imports_s']:.2f} | {plat['imports_s']:.2f} | "
+        f"{_ratio(floor['imports_s'], plat['imports_s'])} | | |",
+        f"| **total (process)** | {floor['process_s']:.2f} | {plat['process_s']:.2f} | "
+        f"{_ratio(floor['process_s'], plat['process_s'])} | {floor['peak_mb']:.0f} | "
+        f"{plat['peak_mb']:.0f} |",
+    ]
+    counts = plat["event_counts"]
+    phases = plat["phases"]
+    lines += [
+        "",
+        f"{'median of ' + str(repeat) + ' runs' if repeat > 1 else 'one run'} per mode, "
+        f"each in a fresh process; {floor['rows']['raw']} rows ingested, "
+        f"{floor['rows']['rejected']} rejected, {floor['rows']['test']} test rows.",
+        f"ROC AUC on the test window: floor {floor['roc_auc']:.4f}, "
+        f"platform {plat['roc_auc']:.4f}.",
+        f"Platform run outside its steps: {plat['outside_steps_s']:.2f} s "
+        f"({plat['before_run_start_s']:.2f} s before RUN_START: run creation and planning).",
+        "Platform events in the run's log: "
+        + ", ".join(f"{kind} {int(n)}" for kind, n in counts.items())
+        + f" (total {int(sum(counts.values()))}).",
+        "Platform step phases (s: compute until first output / writing outputs / after the "
+        "last output until STEP_SUCCESS, ASSET_MATERIALIZATION events): "
+        + "; ".join(
+            f"{name} {p['compute_s']:.1f} / {p['outputs_s']:.1f} / {p['after_outputs_s']:.1f}, "
+            f"{int(p['materializations'])}"
+            for name, p in phases.items()
+        )
+        + ".",
+        "",
+        "Machine: "
+        + ", ".join(f"{key} {value}" for key, value in host.items() if key != "cpu")
+        + f"; CPU {host['cpu']}.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per mode; report the median")
+    parser.add_argument("--json", type=Path, help="also save the raw numbers here")
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        result = run_floor() if args.child == "floor" else run_platform()
+        args.out.write_text(json.dumps(result))
+        return 0
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
+    for index in range(args.repeat):
+        for mode in MODES:
+            progress(f"run {index + 1}/{args.repeat}: {mode} in a fresh process")
+            runs[mode].append(run_child(mode))
+            progress(f"{mode}: {runs[mode][-1]['process_s']:.1f} s")
+    results = {mode: median_result(mode_runs) for mode, mode_runs in runs.items()}
+    host = machine()
+    print(render(results, args.repeat, host))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps({"machine": host, "repeat": args.repeat, "median": results, "runs": runs}, indent=2)
+        )
+        progress(f"raw numbers written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

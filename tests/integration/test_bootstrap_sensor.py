@@ -1,0 +1,54 @@
+"""The bootstrap sensor asks for the whole graph once, and never again once it has run."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from mlops_assets.assets.naming import SpecAssets
+from mlops_assets.pipeline import build_spec_assets
+from mlops_assets.specs import DatasetSpec
+from sensors.bootstrap import PARTITION_RANGE_END, PARTITION_RANGE_START, build_bootstrap_sensor
+from tests.conftest import flights_slice_spec
+
+
+def _sensor(spec: DatasetSpec) -> tuple[dg.SensorDefinition, SpecAssets]:
+    names = SpecAssets(spec)
+    keys = [key for asset in build_spec_assets(spec) for key in asset.keys]
+    sensor = build_bootstrap_sensor(spec.name, spec.fingerprint(), keys, names.evaluation, names.partitions_def)
+    return sensor, names
+
+
+def test_requests_every_partition_in_one_run_with_a_stable_run_key():
+    spec = DatasetSpec.model_validate(flights_slice_spec())
+    sensor, _ = _sensor(spec)
+    with dg.instance_for_test() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance))
+        second = sensor(dg.build_sensor_context(instance=instance))
+    [request] = first.run_requests
+    assert request.tags[PARTITION_RANGE_START] == "2013-01-01"
+    assert request.tags[PARTITION_RANGE_END] == "2013-01-21"
+    assert request.tags["mlops/trigger"] == "bootstrap"
+    assert len(request.asset_selection) == 7
+    assert request.run_key == second.run_requests[0].run_key == f"bootstrap-flights_slice-{spec.fingerprint()}"
+
+
+def test_skips_once_the_evaluation_exists():
+    spec = DatasetSpec.model_validate(flights_slice_spec())
+    sensor, names = _sensor(spec)
+    with dg.instance_for_test() as instance:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=names.evaluation))
+        result = sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(result, dg.SkipReason)
+
+
+def test_a_spec_edit_changes_the_run_key():
+    edited = flights_slice_spec()
+    edited["training"]["seed"] = 7
+    before = DatasetSpec.model_validate(flights_slice_spec())
+    after = DatasetSpec.model_validate(edited)
+    with dg.instance_for_test() as instance:
+        keys = {
+            _sensor(spec)[0](dg.build_sensor_context(instance=instance)).run_requests[0].run_key
+            for spec in (before, after)
+        }
+    assert len(keys) == 2

