@@ -66,7 +66,10 @@ def build_definitions() -> dg.Definitions:
                 bootstrap_status,
             )
         )
-    return dg.Definitions(assets=assets, sensors=sensors, resources=build_resources())
+    # The graph of a spec is a chain, so steps gain nothing from a process each.
+    return dg.Definitions(
+        assets=assets, sensors=sensors, resources=build_resources(), executor=dg.in_process_executor
+    )
 
 
 defs = build_definitions()

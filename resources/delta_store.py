@@ -80,13 +80,12 @@ class DeltaStore(dg.ConfigurableResource):
     ) -> pl.LazyFrame:
         """A lazy view of the table (at `version` if given), limited to `window` if given."""
         uri = self.table_uri(asset_key)
-        try:
-            lazy = pl.scan_delta(uri, version=version, storage_options=self.storage_options or None)
-        except (TableNotFoundError, FileNotFoundError) as error:
+        if self.version(asset_key) is None:
             raise dg.Failure(
                 f"table {uri} for asset {asset_key.to_user_string()} does not exist yet: "
                 "materialize the upstream asset first"
-            ) from error
+            )
+        lazy = pl.scan_delta(uri, version=version, storage_options=self.storage_options or None)
         if window is not None:
             lazy = lazy.filter(
                 (pl.col(PARTITION_COLUMN) >= window.start.date())

@@ -23,18 +23,25 @@ SPLITS = ("train", "valid", "test")
 
 
 def _time_boundaries(spec: DatasetSpec, partitions: list[dt.date]) -> tuple[dt.date, dt.date]:
-    if spec.split.valid_start and spec.split.test_start:
-        return spec.split.valid_start, spec.split.test_start
+    """Where validation and test start: the spec's dates, or fractions of the partitions with data."""
+    valid_start, test_start = spec.split.valid_start, spec.split.test_start
+    if valid_start and test_start:
+        return valid_start, test_start
     if len(partitions) < 3:
         raise ValueError(
             f"spec `{spec.name}`: a time split needs at least 3 partitions with data, found {len(partitions)}"
         )
     n_test = max(1, math.ceil(len(partitions) * spec.split.test_fraction))
     n_valid = max(1, math.ceil(len(partitions) * spec.split.valid_fraction))
-    if n_test + n_valid >= len(partitions):
-        n_test, n_valid = 1, 1
-    test_start = spec.split.test_start or partitions[-n_test]
-    valid_start = spec.split.valid_start or partitions[-(n_test + n_valid)]
+    if test_start is None:
+        after_valid = [p for p in partitions if valid_start is None or p > valid_start]
+        room = len(after_valid) - 1 if valid_start else len(after_valid) - 2
+        test_start = after_valid[-max(1, min(n_test, room))] if after_valid else partitions[-1]
+    if valid_start is None:
+        before_test = [p for p in partitions if p < test_start]
+        valid_start = (
+            before_test[-max(1, min(n_valid, len(before_test) - 1))] if before_test else test_start
+        )
     return valid_start, test_start
 
 

@@ -113,8 +113,11 @@ def pandera_schema(spec: DatasetSpec, frame_schema: pl.Schema) -> pa.DataFrameSc
         frame_schema[spec.target.column], checks=target_checks, nullable=False
     )
     for id_column in spec.id_columns:
-        if id_column in frame_schema and id_column not in columns:
-            columns[id_column] = pa.Column(frame_schema[id_column], nullable=False, unique=True)
+        if id_column in frame_schema:
+            checks = columns[id_column].checks if id_column in columns else []
+            columns[id_column] = pa.Column(
+                frame_schema[id_column], checks=checks, nullable=False, unique=True
+            )
     return pa.DataFrameSchema(columns, strict=False, name=f"{spec.name}_validated")
 
 
@@ -174,7 +177,10 @@ def _cast_declared(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
                 )
             if rules.dtype in {"date", "datetime"}:
                 column = column.str.to_datetime(strict=False, time_unit="us")
-        casts.append(column.cast(target, strict=False).alias(name))
+        column = column.cast(target, strict=False)
+        if rules.dtype == "float":
+            column = column.fill_nan(None)
+        casts.append(column.alias(name))
     return frame.with_columns(casts)
 
 
@@ -228,7 +234,10 @@ def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
     target_nulls = int(cast[spec.target.column].null_count())
     failures = (
         per_row.group_by("column", "rule")
-        .agg(pl.len().cast(pl.Int64).alias("rows"), pl.col("failure_case").drop_nulls().first())
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows"),
+            pl.col("failure_case").drop_nulls().sort().first(),
+        )
         .sort("rows", "column", descending=[True, False])
     )
     reasons = (

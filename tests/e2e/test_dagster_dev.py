@@ -77,7 +77,10 @@ def test_the_bootstrap_sensor_materializes_the_whole_graph_without_clicks(dagste
     instance = dg.DagsterInstance.get()
     deadline = time.monotonic() + 420
     evaluation = dg.AssetKey(["churn", "evaluation"])
-    while time.monotonic() < deadline and instance.get_latest_materialization_event(evaluation) is None:
+    while (
+        time.monotonic() < deadline
+        and instance.get_latest_materialization_event(evaluation) is None
+    ):
         time.sleep(3)
     log = (platform.home / "dagster_dev.log").read_text()
     assert instance.get_latest_materialization_event(evaluation) is not None, log[-3000:]
@@ -89,5 +92,13 @@ def test_the_bootstrap_sensor_materializes_the_whole_graph_without_clicks(dagste
     nodes = _graphql(port, "{ assetNodes { assetKey { path } } }")["data"]["assetNodes"]
     assert {"/".join(n["assetKey"]["path"]) for n in nodes} == {
         f"churn/{name}"
-        for name in ("raw", "validated", "rejected_rows", "features", "training_set", "model", "evaluation")
+        for name in (
+            "raw",
+            "validated",
+            "rejected_rows",
+            "features",
+            "training_set",
+            "model",
+            "evaluation",
+        )
     }

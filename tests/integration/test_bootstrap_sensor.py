@@ -14,7 +14,9 @@ from tests.conftest import flights_slice_spec
 def _sensor(spec: DatasetSpec) -> tuple[dg.SensorDefinition, SpecAssets]:
     names = SpecAssets(spec)
     keys = [key for asset in build_spec_assets(spec) for key in asset.keys]
-    sensor = build_bootstrap_sensor(spec.name, spec.fingerprint(), keys, names.evaluation, names.partitions_def)
+    sensor = build_bootstrap_sensor(
+        spec.name, spec.fingerprint(), keys, names.evaluation, names.partitions_def
+    )
     return sensor, names
 
 
@@ -29,7 +31,11 @@ def test_requests_every_partition_in_one_run_with_a_stable_run_key():
     assert request.tags[PARTITION_RANGE_END] == "2013-01-21"
     assert request.tags["mlops/trigger"] == "bootstrap"
     assert len(request.asset_selection) == 7
-    assert request.run_key == second.run_requests[0].run_key == f"bootstrap-flights_slice-{spec.fingerprint()}"
+    assert (
+        request.run_key
+        == second.run_requests[0].run_key
+        == f"bootstrap-flights_slice-{spec.fingerprint()}"
+    )
 
 
 def test_skips_once_the_evaluation_exists():

@@ -42,14 +42,23 @@ def test_run_prints_a_json_summary_and_progress(platform):
     done = _mlops(platform, "run", "--spec", "churn", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
-    assert summary["spec"] == "churn" and summary["rows_ingested"] == 600 and summary["rows_rejected"] == 0
+    assert (
+        summary["spec"] == "churn"
+        and summary["rows_ingested"] == 600
+        and summary["rows_rejected"] == 0
+    )
     assert summary["model_name"] == "churn_model" and summary["model_version"] == 1
     assert {"roc_auc", "pr_auc", "log_loss", "brier", "f1"} <= set(summary["metrics"])
     assert summary["checks_passed"] >= 7 and summary["checks_failed"] == 0
-    assert "churn: materializing" in done.stderr and "registered churn_model version 1" in done.stderr
+    assert (
+        "churn: materializing" in done.stderr and "registered churn_model version 1" in done.stderr
+    )
 
 
 def test_failures_exit_non_zero_with_one_line_reason(platform):
     done = _mlops(platform, "run", "--spec", "nope")
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines()[-1] == "mlops run: error: no spec named `nope`; known specs: none"
+    assert (
+        done.stderr.strip().splitlines()[-1]
+        == "mlops run: error: no spec named `nope`; known specs: none"
+    )

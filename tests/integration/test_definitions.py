@@ -29,11 +29,14 @@ def _snapshot(defs: dg.Definitions) -> dict:
             "group": spec.group_name,
             "owners": list(spec.owners),
             "kinds": sorted(spec.kinds),
-            "tags": {k: v for k, v in sorted(spec.tags.items()) if not k.startswith("dagster/kind/")},
+            "tags": {
+                k: v for k, v in sorted(spec.tags.items()) if not k.startswith("dagster/kind/")
+            },
             "code_version": spec.code_version,
             "partitions": str(spec.partitions_def) if spec.partitions_def else None,
             "checks": sorted(
-                f"{k.name}{' (blocking)' if graph.get_check_spec(k).blocking else ''}" for k in node.check_keys
+                f"{k.name}{' (blocking)' if graph.get_check_spec(k).blocking else ''}"
+                for k in node.check_keys
             ),
         }
     return specs

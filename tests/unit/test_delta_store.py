@@ -123,13 +123,29 @@ def test_scan_is_lazy_and_filters_the_window(store: DeltaStore) -> None:
     assert content(lazy.collect()) == content(rows([3], "a"))
 
 
-def test_scan_of_missing_table_raises_failure_naming_table(store: DeltaStore) -> None:
-    with pytest.raises(dg.Failure) as info:
-        store.scan(dg.AssetKey(["unit", "never_written"]))
-    message = str(info.value.description)
+def assert_names_missing_table(store: DeltaStore, failure: dg.Failure) -> None:
+    message = str(failure.description)
     assert store.table_uri(dg.AssetKey(["unit", "never_written"])) in message
     assert "unit/never_written" in message
     assert "does not exist yet" in message
+
+
+def test_scan_of_missing_table_raises_failure_naming_table(store: DeltaStore) -> None:
+    with pytest.raises(dg.Failure) as info:
+        store.scan(dg.AssetKey(["unit", "never_written"]))
+    assert_names_missing_table(store, info.value)
+
+
+def test_read_of_missing_table_raises_failure_naming_table(store: DeltaStore) -> None:
+    with pytest.raises(dg.Failure) as info:
+        store.read(dg.AssetKey(["unit", "never_written"]))
+    assert_names_missing_table(store, info.value)
+
+
+def test_read_of_missing_table_raises(store: DeltaStore) -> None:
+    """Whatever the exception type, reading a table never written must not return rows."""
+    with pytest.raises((dg.Failure, FileNotFoundError)):
+        store.read(dg.AssetKey(["unit", "never_written"]))
 
 
 def test_stores_are_isolated_by_asset_key(store: DeltaStore) -> None:

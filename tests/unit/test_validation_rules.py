@@ -90,7 +90,9 @@ def test_out_of_range_values_rejected_with_in_range() -> None:
 
 
 def test_one_sided_bounds() -> None:
-    spec = make_spec(columns={"lo": {"dtype": "float", "min": 0}, "hi": {"dtype": "float", "max": 1}})
+    spec = make_spec(
+        columns={"lo": {"dtype": "float", "min": 0}, "hi": {"dtype": "float", "max": 1}}
+    )
     raw = pl.DataFrame({"lo": ["-0.5", "3"], "hi": ["0.5", "2"], "y": ["1", "2"]})
     outcome = validate_batch(spec, raw)
     assert outcome.valid.height == 0
@@ -134,13 +136,6 @@ def test_declared_unique_column_rejects_duplicates() -> None:
     assert outcome.rejected[REJECTED_RULES].to_list() == [["field_uniqueness"]] * 2
 
 
-@pytest.mark.xfail(
-    reason=(
-        "pandera_schema only adds the id rules (unique, not nullable) for id columns that are "
-        "not also declared in `columns`, so declaring an id column's dtype drops them"
-    ),
-    strict=True,
-)
 def test_duplicate_id_values_rejected_when_id_column_is_also_declared() -> None:
     spec = make_spec(id_columns=["id"], columns={"id": {"dtype": "int"}})
     raw = pl.DataFrame({"id": ["1", "2", "2", None], "y": ["1", "2", "3", "4"]})
@@ -239,9 +234,7 @@ def test_every_broken_rule_of_a_row_is_listed() -> None:
         id_columns=["id"],
         columns={"n": {"dtype": "int", "min": 0, "max": 10}, "c": {"allowed": ["a"]}},
     )
-    raw = pl.DataFrame(
-        {"id": ["1", "1"], "n": ["50", "abc"], "c": ["zz", "a"], "y": [None, "1"]}
-    )
+    raw = pl.DataFrame({"id": ["1", "1"], "n": ["50", "abc"], "c": ["zz", "a"], "y": [None, "1"]})
     outcome = validate_batch(spec, raw)
     assert outcome.valid.height == 0
     first, second = reasons(outcome)
@@ -314,7 +307,10 @@ def test_required_columns_include_time_parts_ids_target_and_join_keys() -> None:
         target={"column": "late", "task": "binary", "expression": "arr_delay > 15"},
         id_columns=["flight_id"],
         columns={"carrier": {"dtype": "string"}, "email": {"dtype": "string"}},
-        time={"parts": {"year": "yr", "month": "mo", "day": "dy", "hour": "hr"}, "start": "2024-01-01"},
+        time={
+            "parts": {"year": "yr", "month": "mo", "day": "dy", "hour": "hr"},
+            "start": "2024-01-01",
+        },
         joins=[
             {"name": "weather", "source": {"uri": "w.csv"}, "keys": ["origin", "yr"]},
             {"name": "planes", "source": {"uri": "p.csv"}, "keys": ["tailnum"]},
