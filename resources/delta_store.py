@@ -121,7 +121,6 @@ class DeltaTableIOManager(dg.ConfigurableIOManager):
             {
                 "delta_version": dg.MetadataValue.int(version),
                 "table_uri": dg.MetadataValue.path(self.store.table_uri(context.asset_key)),
-                "dagster/row_count": dg.MetadataValue.int(obj.height),
             }
         )
 

@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import table_metadata
+from mlops_assets.assets.metadata import partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.features.build import build_features
 from mlops_assets.versioning import content_hash
@@ -48,7 +48,9 @@ def build_features_asset(names: SpecAssets) -> dg.AssetsDefinition:
             table.frame,
             data_version=dg.DataVersion(content_hash(table.frame)),
             metadata={
-                **table_metadata(table.frame, spec, table.lineage),
+                **table_metadata(
+                    table.frame, spec, table.lineage, partitions=partition_count(context)
+                ),
                 "feature_count": dg.MetadataValue.int(len(table.candidates)),
                 "features": dg.MetadataValue.json(table.candidates),
                 "lineage": dg.MetadataValue.md(_lineage_markdown(table.lineage, table.excluded)),

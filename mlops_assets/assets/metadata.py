@@ -36,10 +36,34 @@ def markdown_sample(
     return dg.MetadataValue.md(header + body if sample.height else "_no rows_")
 
 
+def partition_count(context: dg.AssetExecutionContext) -> int:
+    """How many partitions this materialization covers (1 for an unpartitioned asset)."""
+    if context.has_partition_key_range or context.has_partition_key:
+        return len(context.partition_keys)
+    return 1
+
+
+def row_count_metadata(rows: int, partitions: int) -> dict:
+    """Row count in the UI's key, unless one materialization covers many partitions.
+
+    A single-run backfill attaches the same metadata to every partition it wrote,
+    so there the count is labelled as the whole run's, not the partition's.
+    """
+    if partitions == 1:
+        return {"dagster/row_count": dg.MetadataValue.int(rows)}
+    return {
+        "rows_in_run": dg.MetadataValue.int(rows),
+        "partitions_in_run": dg.MetadataValue.int(partitions),
+    }
+
+
 def table_metadata(
-    frame: pl.DataFrame, spec: DatasetSpec, lineage: dict[str, str] | None = None
+    frame: pl.DataFrame,
+    spec: DatasetSpec,
+    lineage: dict[str, str] | None = None,
+    partitions: int = 1,
 ) -> dict:
     return {
-        "dagster/row_count": dg.MetadataValue.int(frame.height),
+        **row_count_metadata(frame.height, partitions),
         "dagster/column_schema": column_schema(frame, spec, lineage),
     }

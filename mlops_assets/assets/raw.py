@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from mlops_assets.assets.metadata import table_metadata
+from mlops_assets.assets.metadata import partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.ingest.raw_batch import read_raw_batch
 from mlops_assets.validation.rules import required_columns
@@ -48,7 +48,7 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
             batch.frame,
             data_version=dg.DataVersion(content_hash(batch.frame)),
             metadata={
-                **table_metadata(batch.frame, spec),
+                **table_metadata(batch.frame, spec, partitions=partition_count(context)),
                 "source_uri": dg.MetadataValue.text(spec.source.uri),
                 "source_fingerprint": dg.MetadataValue.text(batch.fingerprint),
                 "rows_without_time_in_source": dg.MetadataValue.int(batch.rows_without_time),

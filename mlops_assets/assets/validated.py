@@ -9,7 +9,12 @@ that must hold are blocking, so a bad window stops before features and models.
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import markdown_sample, table_metadata
+from mlops_assets.assets.metadata import (
+    markdown_sample,
+    partition_count,
+    row_count_metadata,
+    table_metadata,
+)
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.evaluation import markdown_table
 from mlops_assets.validation.rules import REJECTION_REASONS, ValidationOutcome, validate_batch
@@ -177,7 +182,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
             output_name="validated",
             data_version=dg.DataVersion(content_hash(outcome.valid)),
             metadata={
-                **table_metadata(outcome.valid, spec),
+                **table_metadata(outcome.valid, spec, partitions=partition_count(context)),
                 "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
                 "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
             },
@@ -187,7 +192,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
             output_name="rejected_rows",
             data_version=dg.DataVersion(content_hash(outcome.rejected)),
             metadata={
-                "dagster/row_count": dg.MetadataValue.int(outcome.rejected.height),
+                **row_count_metadata(outcome.rejected.height, partition_count(context)),
                 "failures_by_rule": dg.MetadataValue.md(
                     markdown_table(outcome.failures) if outcome.failures.height else "_no failures_"
                 ),

@@ -121,3 +121,21 @@ def test_mlflow_holds_params_metrics_inputs_and_artifacts(flights_run):
     assert {a.path for a in client.list_artifacts(version.run_id)} >= {"spec.json", "features.json"}
     model = mlflow.pyfunc.load_model("models:/flights_slice_model/1")
     assert model.metadata.signature is not None
+
+
+def test_row_counts_are_per_partition_for_one_day_and_per_run_for_a_range(flights_run):
+    platform, summary = flights_run
+    instance = platform.instance()
+    raw = dg.AssetKey(["flights_slice", "raw"])
+    ranged = instance.get_latest_materialization_event(raw).asset_materialization
+    assert "dagster/row_count" not in ranged.metadata
+    assert ranged.metadata["rows_in_run"].value == summary["rows_ingested"]
+    assert ranged.metadata["partitions_in_run"].value == 21
+    one_day = platform.run("flights_slice", "2013-01-21", "2013-01-21")
+    assert one_day["success"] and one_day["partitions"] == ["2013-01-21", "2013-01-21"]
+    latest = instance.get_latest_materialization_event(raw).asset_materialization
+    assert latest.partition == "2013-01-21"
+    day_rows = pl.read_delta(str(platform.home / "tables" / "flights_slice" / "raw")).filter(
+        pl.col("_partition") == pl.date(2013, 1, 21)
+    )
+    assert latest.metadata["dagster/row_count"].value == day_rows.height > 500
