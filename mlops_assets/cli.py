@@ -73,7 +73,7 @@ def _phases(names, tags: dict[str, str]) -> list[tuple[str, list, dict[str, str]
     data = [names.raw, names.validated, names.rejected_rows, names.features]
     training = [names.training_set, names.model, names.evaluation]
     if names.partitions_def is None:
-        return [("the whole graph", data + training, tags)]
+        return [("materializing the whole graph", data + training, tags)]
     base = {k: v for k, v in tags.items() if not k.startswith("dagster/asset_partition_range")}
     return [
         ("ingest, validate and build features", data, tags),
