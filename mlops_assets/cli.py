@@ -64,20 +64,22 @@ def _rows(metadata: dict[str, Any] | None) -> int | None:
 
 
 def _phases(names, tags: dict[str, str]) -> list[tuple[str, list, dict[str, str]]]:
-    """The runs of one `mlops run`: partitioned data assets over the range, then training.
+    """The runs of one `mlops run`: data over the range, training, then scoring over the range.
 
-    Two runs rather than one: Dagster plans a single-run backfill per partition for
-    every asset in the run, unpartitioned ones included, so training in the same run
-    would store hundreds of needless planned events.
+    Partitioned and unpartitioned assets go in separate runs: Dagster plans a
+    single-run backfill per partition for every asset in the run, unpartitioned
+    ones included, which would store hundreds of needless planned events.
     """
     data = [names.raw, names.validated, names.rejected_rows, names.features]
-    training = [names.training_set, names.model, names.evaluation]
+    training = [names.training_set, names.model, names.evaluation, names.promotion]
+    scoring = [names.predictions]
     if names.partitions_def is None:
-        return [("materializing the whole graph", data + training, tags)]
+        return [("materializing the whole graph", data + training + scoring, tags)]
     base = {k: v for k, v in tags.items() if not k.startswith("dagster/asset_partition_range")}
     return [
-        ("ingest, validate and build features", data, tags),
-        ("train and evaluate", training, base),
+        ("materializing raw, validated, rejected_rows and features", data, tags),
+        ("materializing training_set, model, evaluation and promotion", training, base),
+        ("materializing predictions", scoring, tags),
     ]
 
 
@@ -152,6 +154,8 @@ def run_spec(spec_name: str, start: str | None = None, end: str | None = None) -
         "rows_rejected": _rows(materialized.get("rejected_rows")),
         "model_name": materialized.get("model", {}).get("model_name"),
         "model_version": materialized.get("model", {}).get("model_version"),
+        "promotion": materialized.get("promotion", {}).get("decision"),
+        "champion_version": materialized.get("promotion", {}).get("champion_version"),
         "metrics": {
             k.removeprefix("test_"): v
             for k, v in materialized.get("evaluation", {}).items()
@@ -187,6 +191,39 @@ def rebuild(spec_name: str, version: str) -> dict[str, Any]:
     )
 
 
+def rollback_champion(spec_name: str, to_version: str | None, reason: str) -> dict[str, Any]:
+    """Move the champion alias back and record the move in MLflow and in the promotion asset's history."""
+    _ensure_dagster_home()
+    import getpass
+
+    import dagster as dg
+
+    from mlops_assets.assets.naming import SpecAssets
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.serving.champion import rollback
+    from mlops_assets.specs import find_spec
+
+    spec = find_spec(spec_name)
+    client = build_resources()["mlflow_tracking"].client()
+    actor = f"cli:{getpass.getuser()}"
+    move = rollback(client, spec.model_name, to_version, reason=reason, actor=actor)
+    dg.DagsterInstance.get().report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=SpecAssets(spec).promotion,
+            description=f"rollback: champion v{move.from_version} -> v{move.to_version}",
+            metadata={
+                "decision": "rollback",
+                "champion_before": str(move.from_version),
+                "champion_version": dg.MetadataValue.int(int(move.to_version)),
+                "trigger": "rollback",
+                "actor": actor,
+                "reason": reason,
+            },
+        )
+    )
+    return {"spec": spec.name, **move.to_dict()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--spec", required=True)
     again.add_argument("--version", required=True)
     again.add_argument("--json", action="store_true")
+    back = commands.add_parser(
+        "rollback", help="give the champion alias back to an earlier version"
+    )
+    back.add_argument("--spec", required=True)
+    back.add_argument("--to", help="version to serve (default: the previous champion)")
+    back.add_argument("--reason", default="manual rollback", help="why, recorded with the move")
+    back.add_argument("--json", action="store_true")
     commands.add_parser("specs", help="list the specs the platform loads")
     args = parser.parse_args(argv)
     try:
@@ -214,11 +258,12 @@ def main(argv: list[str] | None = None) -> int:
             for spec in load_specs():
                 print(f"{spec.name}\t{spec.target.task}\t{spec.source.uri}")
             return 0
-        summary = (
-            run_spec(args.spec, args.start, args.end)
-            if args.command == "run"
-            else rebuild(args.spec, args.version)
-        )
+        if args.command == "run":
+            summary = run_spec(args.spec, args.start, args.end)
+        elif args.command == "rollback":
+            summary = rollback_champion(args.spec, args.to, args.reason)
+        else:
+            summary = rebuild(args.spec, args.version)
     except Exception as error:
         print(f"mlops {args.command}: error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
         return 1

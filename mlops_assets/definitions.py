@@ -15,6 +15,7 @@ from resources.delta_store import DeltaStore, DeltaTableIOManager
 from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
 from resources.pii import PiiProtection
 from sensors.bootstrap import build_bootstrap_sensor
+from sensors.retraining import build_retraining_schedule
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -46,16 +47,27 @@ def build_resources() -> dict:
 def build_definitions() -> dg.Definitions:
     assets: list[dg.AssetsDefinition] = []
     sensors: list[dg.SensorDefinition] = []
+    schedules: list[dg.ScheduleDefinition] = []
     bootstrap_status = (
         dg.DefaultSensorStatus.RUNNING
         if os.environ.get("MLOPS_BOOTSTRAP", "1") != "0"
         else dg.DefaultSensorStatus.STOPPED
+    )
+    automation_on = os.environ.get("MLOPS_AUTOMATION", "1") != "0"
+    schedule_status = (
+        dg.DefaultScheduleStatus.RUNNING if automation_on else dg.DefaultScheduleStatus.STOPPED
     )
     for spec in load_specs():
         names = SpecAssets(spec)
         spec_assets = build_spec_assets(spec)
         assets += spec_assets
         keys = [key for asset in spec_assets for key in asset.keys]
+        training = [names.training_set, names.model, names.evaluation, names.promotion]
+        schedules.append(
+            build_retraining_schedule(
+                spec.name, spec.retraining.schedule, training, schedule_status
+            )
+        )
         sensors.append(
             build_bootstrap_sensor(
                 spec.name,
@@ -68,7 +80,11 @@ def build_definitions() -> dg.Definitions:
         )
     # The graph of a spec is a chain, so steps gain nothing from a process each.
     return dg.Definitions(
-        assets=assets, sensors=sensors, resources=build_resources(), executor=dg.in_process_executor
+        assets=assets,
+        sensors=sensors,
+        schedules=schedules,
+        resources=build_resources(),
+        executor=dg.in_process_executor,
     )
 
 

@@ -48,6 +48,18 @@ class SpecAssets:
         return self.key("evaluation")
 
     @property
+    def promotion(self) -> dg.AssetKey:
+        return self.key("promotion")
+
+    @property
+    def predictions(self) -> dg.AssetKey:
+        return self.key("predictions")
+
+    @property
+    def drift(self) -> dg.AssetKey:
+        return self.key("drift")
+
+    @property
     def group(self) -> str:
         return self.spec.name
 

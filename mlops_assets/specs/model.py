@@ -184,6 +184,56 @@ class QualitySpec(_Strict):
     )
 
 
+class DriftSpec(_Strict):
+    """How new data is compared with the champion's training data (see mlops_assets/drift)."""
+
+    numeric_method: Literal["auto", "ks", "wasserstein", "psi", "jensen_shannon"] = "auto"
+    categorical_method: Literal["auto", "chi_square", "jensen_shannon", "psi"] = "auto"
+    small_sample_rows: int = Field(1000, ge=1)
+    ks_p_value: float = Field(0.05, gt=0, lt=1)
+    chi_square_p_value: float = Field(0.05, gt=0, lt=1)
+    wasserstein_threshold: float = Field(0.1, gt=0)
+    jensen_shannon_threshold: float = Field(0.1, gt=0, le=1)
+    psi_threshold: float = Field(0.2, gt=0)
+    dataset_drift_share: float = Field(0.5, gt=0, le=1)
+    max_sample_rows: int | None = Field(200_000, ge=1000)
+    prediction_threshold: float = Field(
+        0.1, gt=0, description="Drift score of the predictions that counts as drift."
+    )
+    max_metric_drop: float = Field(
+        0.05,
+        ge=0,
+        description="Realized primary metric may fall this far below the champion's test metric.",
+    )
+
+
+class RetrainingSpec(_Strict):
+    """When retraining happens: on a schedule, and on a debounced drift signal."""
+
+    schedule: str = Field(
+        "0 3 * * 1", description="Cron of scheduled retraining (default Mondays 03:00)."
+    )
+    drifted_partitions_in_a_row: int = Field(
+        3, ge=1, description="Drift signal after this many drifted partitions in a row..."
+    )
+    hard_drift_share: float = Field(
+        0.8, gt=0, le=1, description="...or at once when one partition's drift share reaches this."
+    )
+    cooldown_hours: float = Field(
+        72, ge=0, description="No second drift-triggered retraining within this time."
+    )
+
+
+class PromotionSpec(_Strict):
+    """The gate a retrained model (challenger) passes before it serves (champion)."""
+
+    max_metric_drop: float = Field(
+        0.0,
+        ge=0,
+        description="Challenger's primary test metric may be this much below the champion's.",
+    )
+
+
 class DatasetSpec(_Strict):
     """One dataset on the platform, and so one Dagster asset group."""
 
@@ -206,6 +256,9 @@ class DatasetSpec(_Strict):
     split: SplitSpec = Field(default_factory=SplitSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    drift: DriftSpec = Field(default_factory=DriftSpec)
+    retraining: RetrainingSpec = Field(default_factory=RetrainingSpec)
+    promotion: PromotionSpec = Field(default_factory=PromotionSpec)
 
     @field_validator("owner")
     @classmethod

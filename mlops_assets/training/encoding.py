@@ -7,7 +7,7 @@ sends down its learnt default branch instead of failing.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import polars as pl
@@ -22,6 +22,7 @@ class FeatureEncoding:
     vocabulary: dict[str, list[str]]
     task: str
     classes: list[str]
+    ranges: dict[str, list[float]] = field(default_factory=dict)
 
     @classmethod
     def fit(
@@ -40,7 +41,13 @@ class FeatureEncoding:
             if task == "multiclass"
             else []
         )
-        return cls(features, categorical, vocabulary, task, classes)
+        ranges = {}
+        for c in features:
+            if c not in vocabulary:
+                values = train[c].cast(pl.Float64, strict=False)
+                if values.drop_nulls().len():
+                    ranges[c] = [float(values.min()), float(values.max())]
+        return cls(features, categorical, vocabulary, task, classes, ranges)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,6 +84,17 @@ class FeatureEncoding:
                 unseen = int((column.is_not_null() & ~column.is_in(values)).sum())
                 if unseen:
                     counts[name] = unseen
+        return counts
+
+    def out_of_range(self, frame: pl.DataFrame) -> dict[str, int]:
+        """How many values of each numeric feature fall outside the training range."""
+        counts = {}
+        for name, (low, high) in self.ranges.items():
+            if name in frame.columns:
+                column = frame[name].cast(pl.Float64, strict=False)
+                outside = int(((column < low) | (column > high)).sum())
+                if outside:
+                    counts[name] = outside
         return counts
 
     def labels(self, frame: pl.DataFrame, target: str) -> np.ndarray:

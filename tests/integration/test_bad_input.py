@@ -21,6 +21,7 @@ SPEC = {
         "monthly_spend": {"dtype": "float", "min": 0},
     },
     "training": {"num_boost_round": 100, "early_stopping_rounds": 10},
+    "promotion": {"max_metric_drop": 0.05},
 }
 
 

@@ -44,7 +44,7 @@ def _snapshot(defs: dg.Definitions) -> dict:
 
 def test_every_asset_is_versioned_grouped_typed_owned_and_described(defs):
     specs = defs.resolve_all_asset_specs()
-    assert len(specs) == 7
+    assert len(specs) == 9
     for spec in specs:
         name = spec.key.to_user_string()
         assert spec.code_version, name
@@ -76,5 +76,7 @@ def test_blocking_checks_guard_the_model(defs):
         "target_nulls_within_limit",
         "rejected_share_within_limit",
         "test_window_is_isolated",
-        "model_beats_baseline",
+        "challenger_beats_baseline",
+        "challenger_meets_floor",
+        "challenger_not_worse_than_champion",
     } <= blocking

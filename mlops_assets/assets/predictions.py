@@ -1,0 +1,95 @@
+"""The predictions asset: each partition scored by the champion of the day."""
+
+import dagster as dg
+import numpy as np
+import polars as pl
+
+from mlops_assets.assets.metadata import partition_count, row_count_metadata
+from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
+from mlops_assets.features.build import INTERNAL_COLUMNS
+from mlops_assets.serving.champion import champion_version
+from mlops_assets.serving.scoring import score_distribution, score_frame
+from resources.mlflow_tracking import MlflowTracking
+
+PREDICTION = "prediction"
+MODEL_VERSION = "model_version"
+
+
+def prediction_frame(
+    spec, features: pl.DataFrame, scores: np.ndarray, classes: list[str], version: str
+) -> pl.DataFrame:
+    """Keys, label (when known) and the champion's prediction for each row."""
+    keep = [
+        c
+        for c in (*INTERNAL_COLUMNS, *spec.id_columns, spec.target.column)
+        if c in features.columns
+    ]
+    frame = features.select(keep)
+    if spec.target.task == "multiclass":
+        labels = [classes[i] for i in np.asarray(scores).argmax(axis=1)] if len(scores) else []
+        frame = frame.with_columns(
+            pl.Series(PREDICTION, labels, dtype=pl.String),
+            *[pl.Series(f"score_{c}", np.asarray(scores)[:, i]) for i, c in enumerate(classes)],
+        )
+    else:
+        frame = frame.with_columns(pl.Series(PREDICTION, scores, dtype=pl.Float64))
+    return frame.with_columns(pl.lit(version).alias(MODEL_VERSION))
+
+
+def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
+    spec = names.spec
+
+    @dg.asset(
+        key=names.predictions,
+        group_name=names.group,
+        owners=names.owners,
+        kinds={"mlflow", "polars", "deltalake"},
+        tags=names.tags,
+        code_version=names.code_version("predictions1"),
+        partitions_def=names.partitions_def,
+        backfill_policy=names.backfill_policy,
+        io_manager_key=DELTA_IO_MANAGER,
+        ins={"features": dg.AssetIn(key=names.features)},
+        deps=[names.promotion],
+        description=f"Every row scored by the champion (`models:/{spec.model_name}@champion`), "
+        "with serving latency and the prediction distribution.",
+    )
+    def predictions(
+        context: dg.AssetExecutionContext, features: pl.DataFrame, mlflow_tracking: MlflowTracking
+    ) -> dg.Output[pl.DataFrame]:
+        """Batch scores by the current champion; unseen categories and out-of-range values are counted."""
+        import mlflow.pyfunc
+
+        client = mlflow_tracking.client()
+        version = champion_version(client, spec.model_name)
+        if version is None:
+            raise dg.Failure(
+                f"{spec.model_name} has no champion yet: materialize {names.promotion.to_user_string()}"
+            )
+        model = mlflow.pyfunc.load_model(f"models:/{spec.model_name}/{version}")
+        encoding = model.unwrap_python_model().encoding
+        scored = score_frame(model, features)
+        frame = prediction_frame(spec, features, scored.scores, encoding.classes, version)
+        distribution = score_distribution(spec.target.task, scored.scores, encoding.classes)
+        context.log.info(
+            f"{spec.name}: scored {frame.height} rows with v{version} at {scored.rows_per_second:,.0f} rows/s"
+        )
+        return dg.Output(
+            frame,
+            metadata={
+                **row_count_metadata(frame.height, partition_count(context)),
+                "model_version": dg.MetadataValue.int(int(version)),
+                "rows_per_second": dg.MetadataValue.float(scored.rows_per_second),
+                "latency_p50_ms": dg.MetadataValue.float(scored.latency_quantile(0.5)),
+                "latency_p95_ms": dg.MetadataValue.float(scored.latency_quantile(0.95)),
+                "unseen_category_values": dg.MetadataValue.int(
+                    sum(scored.unseen_categories.values())
+                ),
+                "out_of_range_values": dg.MetadataValue.int(sum(scored.out_of_range.values())),
+                "unseen_categories": dg.MetadataValue.json(scored.unseen_categories),
+                "out_of_range": dg.MetadataValue.json(scored.out_of_range),
+                **{f"prediction_{k}": dg.MetadataValue.float(v) for k, v in distribution.items()},
+            },
+        )
+
+    return predictions

@@ -1,0 +1,1 @@
+"""Serving: which model version is the champion, and scoring batches with it."""

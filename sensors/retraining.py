@@ -1,0 +1,26 @@
+"""Scheduled retraining: each spec's training assets on a cron, tagged with why they ran."""
+
+import dagster as dg
+
+
+def build_retraining_schedule(
+    spec_name: str,
+    cron: str,
+    training_assets: list[dg.AssetKey],
+    default_status: dg.DefaultScheduleStatus,
+) -> dg.ScheduleDefinition:
+    """Retrain on the latest data on `cron`; the promotion gate decides whether the result serves."""
+    job = dg.define_asset_job(
+        name=f"{spec_name}_retraining",
+        selection=training_assets,
+        tags={"mlops/spec": spec_name},
+        description=f"Retrain `{spec_name}`: training set, model, evaluation and promotion decision.",
+    )
+    return dg.ScheduleDefinition(
+        name=f"{spec_name}_scheduled_retraining",
+        job=job,
+        cron_schedule=cron,
+        default_status=default_status,
+        tags={"mlops/trigger": "schedule"},
+        description=f"Retrains `{spec_name}` on `{cron}` (spec field retraining.schedule).",
+    )
