@@ -72,14 +72,14 @@ def _phases(names, tags: dict[str, str]) -> list[tuple[str, list, dict[str, str]
     """
     data = [names.raw, names.validated, names.rejected_rows, names.features]
     training = [names.training_set, names.model, names.evaluation, names.promotion]
-    scoring = [names.predictions]
+    scoring = [names.predictions, names.drift]
     if names.partitions_def is None:
         return [("materializing the whole graph", data + training + scoring, tags)]
     base = {k: v for k, v in tags.items() if not k.startswith("dagster/asset_partition_range")}
     return [
         ("materializing raw, validated, rejected_rows and features", data, tags),
         ("materializing training_set, model, evaluation and promotion", training, base),
-        ("materializing predictions", scoring, tags),
+        ("materializing predictions and drift", scoring, tags),
     ]
 
 

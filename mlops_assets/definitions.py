@@ -15,7 +15,8 @@ from resources.delta_store import DeltaStore, DeltaTableIOManager
 from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
 from resources.pii import PiiProtection
 from sensors.bootstrap import build_bootstrap_sensor
-from sensors.retraining import build_retraining_schedule
+from sensors.drift_retraining import build_drift_retraining_sensor
+from sensors.retraining import build_retraining_job, build_retraining_schedule
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -57,15 +58,22 @@ def build_definitions() -> dg.Definitions:
     schedule_status = (
         dg.DefaultScheduleStatus.RUNNING if automation_on else dg.DefaultScheduleStatus.STOPPED
     )
+    automation_status = (
+        dg.DefaultSensorStatus.RUNNING if automation_on else dg.DefaultSensorStatus.STOPPED
+    )
     for spec in load_specs():
         names = SpecAssets(spec)
         spec_assets = build_spec_assets(spec)
         assets += spec_assets
         keys = [key for asset in spec_assets for key in asset.keys]
         training = [names.training_set, names.model, names.evaluation, names.promotion]
+        job = build_retraining_job(spec.name, training)
         schedules.append(
-            build_retraining_schedule(
-                spec.name, spec.retraining.schedule, training, schedule_status
+            build_retraining_schedule(spec.name, spec.retraining.schedule, job, schedule_status)
+        )
+        sensors.append(
+            build_drift_retraining_sensor(
+                spec.name, names.drift, job, spec.retraining.cooldown_hours, automation_status
             )
         )
         sensors.append(

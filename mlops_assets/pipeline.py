@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from mlops_assets.assets.drift import build_drift_asset
 from mlops_assets.assets.evaluation import build_evaluation_asset
 from mlops_assets.assets.features import build_features_asset
 from mlops_assets.assets.model import build_model_asset
@@ -18,7 +19,7 @@ from mlops_assets.specs.model import DatasetSpec
 
 def build_spec_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
     """raw -> validated (+ rejected_rows) -> features -> training_set -> model -> evaluation -> promotion,
-    and features + champion -> predictions."""
+    and features + champion -> predictions -> drift."""
     names = SpecAssets(spec)
     return [
         build_raw_asset(names),
@@ -29,4 +30,5 @@ def build_spec_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         build_evaluation_asset(names),
         build_promotion_asset(names),
         build_predictions_asset(names),
+        build_drift_asset(names),
     ]
