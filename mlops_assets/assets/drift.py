@@ -184,9 +184,11 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 pl.lit(features[PARTITION].min(), dtype=pl.Date).alias(PARTITION)
             )
         numeric_scores = {
-            f"drift_score_{row['column']}": dg.MetadataValue.float(float(row["score"]))
+            f"drift_severity_{row['column']}": dg.MetadataValue.float(
+                min(float(row["severity"]), 1e6)
+            )
             for row in top.iter_rows(named=True)
-            if row["score"] is not None and np.isfinite(row["score"])
+            if row["severity"] is not None and not np.isnan(row["severity"])
         }
         yield dg.Output(
             table,

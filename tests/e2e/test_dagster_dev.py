@@ -76,7 +76,7 @@ def test_the_bootstrap_sensor_materializes_the_whole_graph_without_clicks(dagste
     platform, port = dagster_dev
     instance = dg.DagsterInstance.get()
     deadline = time.monotonic() + 420
-    evaluation = dg.AssetKey(["churn", "predictions"])
+    evaluation = dg.AssetKey(["churn", "drift"])
     while (
         time.monotonic() < deadline
         and instance.get_latest_materialization_event(evaluation) is None
@@ -102,5 +102,6 @@ def test_the_bootstrap_sensor_materializes_the_whole_graph_without_clicks(dagste
             "evaluation",
             "promotion",
             "predictions",
+            "drift",
         )
     }

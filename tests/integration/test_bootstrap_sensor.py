@@ -30,7 +30,7 @@ def test_requests_every_partition_in_one_run_with_a_stable_run_key():
     assert request.tags[PARTITION_RANGE_START] == "2013-01-01"
     assert request.tags[PARTITION_RANGE_END] == "2013-01-21"
     assert request.tags["mlops/trigger"] == "bootstrap"
-    assert len(request.asset_selection) == 9
+    assert len(request.asset_selection) == 10
     assert (
         request.run_key
         == second.run_requests[0].run_key
