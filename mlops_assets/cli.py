@@ -224,6 +224,46 @@ def rollback_champion(spec_name: str, to_version: str | None, reason: str) -> di
     return {"spec": spec.name, **move.to_dict()}
 
 
+def backtest(spec_name: str, policies: list[str], warmup: int, every: int) -> dict[str, Any]:
+    """Materialize the policy backtest asset of a spec and return its summary."""
+    _ensure_dagster_home()
+    import dagster as dg
+
+    from mlops_assets.assets.naming import SpecAssets
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.pipeline import build_spec_assets
+    from mlops_assets.specs import find_spec
+
+    spec = find_spec(spec_name)
+    key = SpecAssets(spec).key("policy_backtest")
+    _progress(f"{spec.name}: replaying {', '.join(policies)} (warm-up {warmup} partitions)")
+    result = dg.materialize(
+        build_spec_assets(spec),
+        selection=[key],
+        instance=dg.DagsterInstance.get(),
+        resources=build_resources(),
+        tags={"mlops/spec": spec.name, "mlops/trigger": "backtest"},
+        raise_on_error=False,
+        run_config={
+            "ops": {
+                f"{spec.name}__policy_backtest": {
+                    "config": {
+                        "policies": policies,
+                        "warmup_partitions": warmup,
+                        "schedule_every": every,
+                    }
+                }
+            },
+            "loggers": {"console": {"config": {"log_level": "INFO"}}},
+        },
+    )
+    if not result.success:
+        return {"spec": spec.name, "error": _summarize_failure(result.all_events, [])}
+    [event] = result.get_asset_materialization_events()
+    metadata = event.event_specific_data.materialization.metadata
+    return {"spec": spec.name, "run_id": result.run_id, "summary": metadata["summary"].value}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -249,6 +289,21 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--to", help="version to serve (default: the previous champion)")
     back.add_argument("--reason", default="manual rollback", help="why, recorded with the move")
     back.add_argument("--json", action="store_true")
+    replay = commands.add_parser("backtest", help="replay history under retraining policies")
+    replay.add_argument("--spec", required=True)
+    replay.add_argument(
+        "--policy",
+        action="append",
+        choices=["never", "scheduled", "drift"],
+        help="policy to replay (repeatable; default all three)",
+    )
+    replay.add_argument(
+        "--warmup", type=int, default=60, help="partitions the first model is trained on"
+    )
+    replay.add_argument(
+        "--every", type=int, default=7, help="partitions between scheduled retrains"
+    )
+    replay.add_argument("--json", action="store_true")
     commands.add_parser("specs", help="list the specs the platform loads")
     args = parser.parse_args(argv)
     try:
@@ -260,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             summary = run_spec(args.spec, args.start, args.end)
+        elif args.command == "backtest":
+            policies = args.policy or ["never", "scheduled", "drift"]
+            summary = backtest(args.spec, policies, args.warmup, args.every)
         elif args.command == "rollback":
             summary = rollback_champion(args.spec, args.to, args.reason)
         else:

@@ -65,7 +65,12 @@ def build_definitions() -> dg.Definitions:
         names = SpecAssets(spec)
         spec_assets = build_spec_assets(spec)
         assets += spec_assets
-        keys = [key for asset in spec_assets for key in asset.keys]
+        keys = [
+            key
+            for asset in spec_assets
+            for key in asset.keys
+            if key != names.key("policy_backtest")  # replayed on demand: `mlops backtest`
+        ]
         training = [names.training_set, names.model, names.evaluation, names.promotion]
         job = build_retraining_job(spec.name, training)
         schedules.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from mlops_assets.assets.backtest import build_backtest_asset
 from mlops_assets.assets.drift import build_drift_asset
 from mlops_assets.assets.evaluation import build_evaluation_asset
 from mlops_assets.assets.features import build_features_asset
@@ -31,4 +32,4 @@ def build_spec_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         build_promotion_asset(names),
         build_predictions_asset(names),
         build_drift_asset(names),
-    ]
+    ] + ([build_backtest_asset(names)] if spec.is_partitioned else [])

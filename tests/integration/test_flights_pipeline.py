@@ -27,7 +27,10 @@ def test_whole_graph_materializes_and_beats_baseline(flights_run):
     assert summary["partitions"] == ["2013-01-01", "2013-01-21"]
     assert summary["rows_ingested"] > 18_000
     assert summary["checks_passed"] >= 12
-    assert {c["check"].split(":")[1] for c in summary["failed_checks"]} <= {"no_feature_drift", "no_prediction_drift"}
+    assert {c["check"].split(":")[1] for c in summary["failed_checks"]} <= {
+        "no_feature_drift",
+        "no_prediction_drift",
+    }
     assert summary["model_name"] == "flights_slice_model" and summary["model_version"] == 1
     assert 0.6 < summary["metrics"]["roc_auc"] <= 1.0
     instance = platform.instance()

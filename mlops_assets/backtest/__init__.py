@@ -1,0 +1,1 @@
+"""Backtesting retraining policies by replaying history partition by partition."""

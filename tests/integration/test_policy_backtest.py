@@ -1,0 +1,95 @@
+"""Backtesting retraining policies on a history with a regime change halfway through."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from mlops_assets.assets.drift import drift_settings
+from mlops_assets.backtest.replay import BacktestSettings, replay_policy, summarize
+from mlops_assets.specs import DatasetSpec
+
+pytestmark = pytest.mark.slow
+DAYS, PER_DAY, SHIFT_DAY = 60, 500, 30
+
+
+def regime_change_table(seed: int = 1) -> pl.DataFrame:
+    """Demand that follows price until day 30, then a new market where the relation flips."""
+    rng = np.random.default_rng(seed)
+    start = dt.date(2024, 1, 1)
+    rows = []
+    for day in range(DAYS):
+        shifted = day >= SHIFT_DAY
+        price = rng.normal(3.0 if shifted else 0.0, 1.0, PER_DAY)
+        noise = rng.normal(0, 0.5, PER_DAY)
+        bought = ((-price if shifted else price) + noise > (-3.0 if shifted else 0.0)).astype(int)
+        for p, b in zip(price, bought, strict=True):
+            rows.append((start + dt.timedelta(days=day), float(p), int(b)))
+    return pl.DataFrame(rows, schema=["day", "price", "bought"], orient="row")
+
+
+def spec_dict(path) -> dict:
+    return {
+        "name": "demand",
+        "source": {"uri": str(path)},
+        "target": {"column": "bought", "task": "binary"},
+        "time": {"column": "day", "grain": "daily", "start": "2024-01-01", "end": "2024-03-01"},
+        "features": {"time_parts": []},
+        "training": {"num_boost_round": 60, "early_stopping_rounds": 10},
+        "retraining": {"drifted_partitions_in_a_row": 2, "cooldown_hours": 48},
+    }
+
+
+def test_drift_policy_retrains_after_the_shift_and_recovers(platform):
+    path = platform.data / "demand.csv"
+    regime_change_table().write_csv(path)
+    spec = DatasetSpec.model_validate(spec_dict(path))
+    from mlops_assets.features.build import build_features
+    from mlops_assets.ingest.raw_batch import read_raw_batch
+    from mlops_assets.validation.rules import validate_batch
+
+    batch = read_raw_batch(spec, None, None)
+    features = build_features(spec, validate_batch(spec, batch.frame).valid).frame
+    settings = BacktestSettings(warmup_partitions=20, schedule_every=10)
+    results = pl.concat(
+        [
+            replay_policy(spec, features, p, drift_settings(spec), settings)
+            for p in ("never", "scheduled", "drift")
+        ]
+    )
+    summary = {row["policy"]: row for row in summarize(results).iter_rows(named=True)}
+    assert summary["never"]["retrains"] == 0
+    assert summary["scheduled"]["retrains"] == 4  # days 29, 39, 49, 59
+    drift_retrains = results.filter((pl.col("policy") == "drift") & pl.col("retrained"))
+    assert drift_retrains.height >= 1
+    first = drift_retrains["partition"][0]
+    assert dt.date(2024, 1, 31) <= first <= dt.date(2024, 2, 3)
+    reason = drift_retrains["reason"][0]
+    assert reason.startswith("drift: share 1.00 >= 0.8") and reason.endswith("(price)")
+    after = results.filter(pl.col("partition") >= dt.date(2024, 2, 10))
+    mean = {p: after.filter(pl.col("policy") == p)["metric"].mean() for p in ("never", "drift")}
+    assert mean["never"] < 0.6 < 0.9 < mean["drift"]
+    assert summary["drift"]["compute_seconds"] > summary["never"]["compute_seconds"]
+
+
+def test_backtest_command_materializes_the_report_asset(platform):
+    path = platform.data / "demand.csv"
+    regime_change_table().write_csv(path)
+    platform.write_spec(spec_dict(path))
+    summary = platform.run("demand")
+    assert summary["success"], summary
+    from mlops_assets.cli import backtest
+
+    report = backtest("demand", ["never", "drift"], 20, 10)
+    assert "| drift |" in report["summary"] and "| never |" in report["summary"]
+    event = platform.instance().get_latest_materialization_event(
+        dg.AssetKey(["demand", "policy_backtest"])
+    )
+    metadata = event.asset_materialization.metadata
+    assert "data:image/png;base64," in metadata["plot"].value
+    assert metadata["drift_retrains"].value >= 1 and metadata["never_retrains"].value == 0
+    assert metadata["drift_mean_roc_auc"].value > metadata["never_mean_roc_auc"].value
