@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
-from mlops_assets.pipeline import build_spec_assets
+from mlops_assets.pipeline import build_spec_assets, materialized_on_bootstrap
 from mlops_assets.specs import load_specs
 from resources.delta_store import DeltaStore, DeltaTableIOManager
 from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
@@ -65,12 +65,7 @@ def build_definitions() -> dg.Definitions:
         names = SpecAssets(spec)
         spec_assets = build_spec_assets(spec)
         assets += spec_assets
-        keys = [
-            key
-            for asset in spec_assets
-            for key in asset.keys
-            if key != names.key("policy_backtest")  # replayed on demand: `mlops backtest`
-        ]
+        keys = materialized_on_bootstrap(spec, spec_assets)
         training = [names.training_set, names.model, names.evaluation, names.promotion]
         job = build_retraining_job(spec.name, training)
         schedules.append(

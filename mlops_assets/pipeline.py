@@ -33,3 +33,11 @@ def build_spec_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         build_predictions_asset(names),
         build_drift_asset(names),
     ] + ([build_backtest_asset(names)] if spec.is_partitioned else [])
+
+
+def materialized_on_bootstrap(
+    spec: DatasetSpec, assets: list[dg.AssetsDefinition]
+) -> list[dg.AssetKey]:
+    """Every asset of the spec but the policy backtest, which is replayed on demand (`mlops backtest`)."""
+    backtest = SpecAssets(spec).key("policy_backtest")
+    return [key for asset in assets for key in asset.keys if key != backtest]

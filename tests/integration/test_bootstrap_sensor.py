@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from mlops_assets.assets.naming import SpecAssets
-from mlops_assets.pipeline import build_spec_assets
+from mlops_assets.pipeline import build_spec_assets, materialized_on_bootstrap
 from mlops_assets.specs import DatasetSpec
 from sensors.bootstrap import PARTITION_RANGE_END, PARTITION_RANGE_START, build_bootstrap_sensor
 from tests.conftest import flights_slice_spec
@@ -13,7 +13,7 @@ from tests.conftest import flights_slice_spec
 
 def _sensor(spec: DatasetSpec) -> tuple[dg.SensorDefinition, SpecAssets]:
     names = SpecAssets(spec)
-    keys = [key for asset in build_spec_assets(spec) for key in asset.keys]
+    keys = materialized_on_bootstrap(spec, build_spec_assets(spec))
     sensor = build_bootstrap_sensor(
         spec.name, spec.fingerprint(), keys, names.evaluation, names.partitions_def
     )
