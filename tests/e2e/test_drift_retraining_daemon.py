@@ -45,28 +45,48 @@ def test_shifted_batch_triggers_one_retraining_and_a_gated_promotion(platform):
         start_new_session=True,
     )
     instance = platform.instance()
+    promotion = dg.AssetKey(["churn", "promotion"])
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not (
-            _drift_runs(instance) and all(r.is_finished for r in _drift_runs(instance))
-        ):
-            time.sleep(2)
+        _wait_for_drift_runs(instance, 1)
         finished_at = time.monotonic()
         while time.monotonic() - finished_at < 75:  # at least one more sensor tick
             time.sleep(5)
+        runs = _drift_runs(instance)
+        assert len(runs) == 1, (platform.home / "daemon.log").read_text()[-3000:]
+        [run] = runs
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert "tenure_months" in run.tags["mlops/drift_features"]
+        decision = instance.get_latest_materialization_event(promotion)
+        assert decision.run_id == run.run_id
+        assert decision.asset_materialization.metadata["trigger"].value == "drift"
+        assert decision.asset_materialization.metadata["decision"].value == "promoted"
+        assert _champion() == "2"
+
+        # A second shift, with a floor no model can reach: the retrain runs, the gate fails.
+        spec["quality"] = {"min_test_metric": 0.999}
+        platform.write_spec(spec)
+        shifted_customers(seed=23, tenure_shift=100).write_csv(path)
+        assert rescore(platform).success
+        _wait_for_drift_runs(instance, 2)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
         daemon.wait(timeout=60)
         log.close()
-    runs = _drift_runs(instance)
-    assert len(runs) == 1, (platform.home / "daemon.log").read_text()[-3000:]
-    [run] = runs
-    assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert "tenure_months" in run.tags["mlops/drift_features"]
-    decision = instance.get_latest_materialization_event(dg.AssetKey(["churn", "promotion"]))
-    assert decision.run_id == run.run_id
-    metadata = decision.asset_materialization.metadata
-    assert metadata["trigger"].value == "drift"
-    assert metadata["decision"].value == "promoted"
-    champion = mlflow.MlflowClient().get_model_version_by_alias("churn_model", "champion")
-    assert str(champion.version) == "2"
+    second = _drift_runs(instance)[0]
+    assert second.status == dg.DagsterRunStatus.FAILURE
+    rejected = instance.get_latest_materialization_event(promotion).asset_materialization.metadata
+    assert rejected["decision"].value == "rejected" and rejected["challenger_version"].value == 3
+    assert _champion() == "2"
+
+
+def _champion() -> str:
+    return str(mlflow.MlflowClient().get_model_version_by_alias("churn_model", "champion").version)
+
+
+def _wait_for_drift_runs(instance: dg.DagsterInstance, count: int, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = _drift_runs(instance)
+        if len(runs) >= count and all(r.is_finished for r in runs):
+            return
+        time.sleep(2)

@@ -12,10 +12,10 @@ pytestmark = pytest.mark.slow
 SCORING = ["raw", "validated", "rejected_rows", "features", "predictions", "drift"]
 
 
-def shifted_customers(rows: int = 1200) -> pl.DataFrame:
-    table = customers_table(rows, seed=11)
+def shifted_customers(rows: int = 1200, seed: int = 11, tenure_shift: int = 40) -> pl.DataFrame:
+    table = customers_table(rows, seed=seed)
     return table.with_columns(
-        (pl.col("tenure_months") + 40).alias("tenure_months"),
+        (pl.col("tenure_months") + tenure_shift).alias("tenure_months"),
         (pl.col("monthly_spend") * 3).alias("monthly_spend"),
         pl.lit("pro").alias("plan"),
     )
