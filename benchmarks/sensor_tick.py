@@ -167,7 +167,7 @@ def time_ticks(
     latest, previous = window(count - 1), window(count - 2)
     size = Size(count=count, record_seconds=0.0)
     for scenario in SCENARIOS:
-        spans = []
+        spans: list[float] = []
         for _ in range(repeat):
             cursor = cursors(latest, previous)[scenario]
             began = time.perf_counter()
