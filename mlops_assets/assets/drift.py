@@ -26,6 +26,7 @@ NO_FEATURE_DRIFT = "no_feature_drift"
 NO_PREDICTION_DRIFT = "no_prediction_drift"
 NO_PERFORMANCE_DROP = "no_performance_drop"
 DRIFT_FEATURES_SHOWN = 10
+MIN_LABELLED_ROWS = 30
 
 
 def drift_settings(spec) -> DriftSettings:
@@ -146,20 +147,11 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         current_scores = champion_scores(model, features, predictions, version, task)
         prediction = prediction_drift(reference_scores, current_scores, settings)
         realized = None
-        labelled = (
-            features.filter(pl.col(spec.target.column).is_not_null())
-            if spec.target.column in features.columns
-            else features.head(0)
-        )
-        if labelled.height >= 30:
-            labels = encoding.labels(labelled, spec.target.column)
+        labelled, labels = encoding.known_labels(features, spec.target.column)
+        if labelled.height >= MIN_LABELLED_ROWS:
             scores = score_frame(model, labelled).scores
-            if task == "multiclass":
-                keep = labels >= 0
-                labels, scores = labels[keep], scores[keep]
-            realized = task_metrics(task, labels, scores, n_classes=len(encoding.classes) or None)[
-                metric_name
-            ]
+            n_classes = len(encoding.classes) or None
+            realized = task_metrics(task, labels, scores, n_classes=n_classes)[metric_name]
         champion_metric = champion_test.get(metric_name)
         window = set(context.partition_keys) if spec.time is not None else set()
         streak = drifted_in_a_row(

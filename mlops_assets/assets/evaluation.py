@@ -95,10 +95,8 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
         encoding: FeatureEncoding = loaded.unwrap_python_model().encoding
         n_classes = len(encoding.classes) or None
         target = spec.target.column
-        y_test, y_train = encoding.labels(test, target), encoding.labels(train, target)
-        if task == "multiclass":
-            keep = y_test >= 0
-            test, y_test = test.filter(pl.Series(keep)), y_test[keep]
+        y_train = encoding.labels(train, target)
+        test, y_test = encoding.known_labels(test, target)
         scores = score(loaded, test, model)
         threshold = model.decision_threshold
         metrics = task_metrics(task, y_test, scores, threshold=threshold, n_classes=n_classes)

@@ -33,10 +33,7 @@ def champion_metric_on(client, spec, champion: str, test: pl.DataFrame, threshol
     """The champion's primary metric on the challenger's test rows: same rows, fair comparison."""
     model = mlflow.pyfunc.load_model(f"models:/{spec.model_name}/{champion}")
     encoding = model.unwrap_python_model().encoding
-    labels = encoding.labels(test, spec.target.column)
-    if spec.target.task == "multiclass":
-        keep = labels >= 0
-        test, labels = test.filter(pl.Series(keep)), labels[keep]
+    test, labels = encoding.known_labels(test, spec.target.column)
     scores = score_frame(model, test).scores
     n_classes = len(encoding.classes) or None
     metric_name, _ = PRIMARY_METRIC[spec.target.task]

@@ -55,18 +55,14 @@ def _fit(spec: DatasetSpec, history: pl.DataFrame, settings: BacktestSettings) -
 
 
 def _metric(spec: DatasetSpec, model: TrainedBooster, rows: pl.DataFrame) -> float:
-    labelled = rows.filter(pl.col(spec.target.column).is_not_null())
-    labels = model.encoding.labels(labelled, spec.target.column)
+    labelled, labels = model.encoding.known_labels(rows, spec.target.column)
     if len(labels) < MIN_LABELLED_ROWS or (
         spec.target.task != "regression" and len(np.unique(labels)) < 2
     ):
         return float("nan")
-    scores = model.predict(labelled)
-    if spec.target.task == "multiclass":
-        keep = labels >= 0
-        labels, scores = labels[keep], scores[keep]
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
     n_classes = len(model.encoding.classes) or None
+    scores = model.predict(labelled)
     return task_metrics(spec.target.task, labels, scores, n_classes=n_classes)[metric_name]
 
 

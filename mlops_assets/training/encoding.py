@@ -97,6 +97,21 @@ class FeatureEncoding:
                     counts[name] = outside
         return counts
 
+    def known_labels(self, frame: pl.DataFrame, target: str) -> tuple[pl.DataFrame, np.ndarray]:
+        """The rows whose label the model can be judged on, with those labels.
+
+        Rows without a label are left out, and for multiclass so are rows of a class
+        never seen in training.
+        """
+        if target not in frame.columns:
+            return frame.head(0), np.empty(0)
+        labelled = frame.filter(pl.col(target).is_not_null())
+        labels = self.labels(labelled, target)
+        if self.task == "multiclass":
+            keep = labels >= 0
+            labelled, labels = labelled.filter(pl.Series(keep)), labels[keep]
+        return labelled, labels
+
     def labels(self, frame: pl.DataFrame, target: str) -> np.ndarray:
         """The target as the numbers LightGBM fits: 0/1, class codes or values."""
         if self.task == "multiclass":

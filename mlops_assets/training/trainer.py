@@ -107,10 +107,8 @@ def train_booster(spec: DatasetSpec, frame: pl.DataFrame, candidates: list[str])
         raise ValueError(f"spec `{spec.name}`: no usable feature columns")
     target = spec.target.column
     encoding = FeatureEncoding.fit(train, features, categorical, spec.target.task, target)
-    y_train, y_valid = encoding.labels(train, target), encoding.labels(valid, target)
-    if spec.target.task == "multiclass":
-        keep = y_valid >= 0
-        valid, y_valid = valid.filter(pl.Series(keep)), y_valid[keep]
+    y_train = encoding.labels(train, target)
+    valid, y_valid = encoding.known_labels(valid, target)
     params = lightgbm_params(spec, len(encoding.classes))
     categorical_index = [features.index(c) for c in categorical]
     train_set = lgb.Dataset(
