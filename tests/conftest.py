@@ -93,3 +93,18 @@ def customers_table(rows: int = 1500, seed: int = 7) -> pl.DataFrame:
             "churned": np.where(churn == 1, "yes", "no"),
         }
     )
+
+
+def churn_spec(path: Path, rows: int | None = None, **overrides: Any) -> dict[str, Any]:
+    """A small customer-churn spec over `path` (written with `rows` synthetic rows when given)."""
+    if rows is not None:
+        customers_table(rows).write_csv(path)
+    return {
+        "name": "churn",
+        "source": {"uri": str(path)},
+        "target": {"column": "churned", "task": "binary", "positive_label": "yes"},
+        "id_columns": ["customer_id"],
+        "pii": {"columns": ["email"]},
+        "training": {"num_boost_round": 50, "early_stopping_rounds": 10},
+        **overrides,
+    }

@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import ROOT, customers_table
+from tests.conftest import ROOT, churn_spec
 
 pytestmark = pytest.mark.slow
 DAGSTER = str(Path(sys.executable).parent / "dagster")
@@ -40,17 +40,7 @@ def _graphql(port: int, query: str) -> dict:
 @pytest.fixture
 def dagster_dev(platform):
     path = platform.data / "customers.csv"
-    customers_table(800).write_csv(path)
-    platform.write_spec(
-        {
-            "name": "churn",
-            "source": {"uri": str(path)},
-            "target": {"column": "churned", "task": "binary", "positive_label": "yes"},
-            "id_columns": ["customer_id"],
-            "pii": {"columns": ["email"]},
-            "training": {"num_boost_round": 50, "early_stopping_rounds": 10},
-        }
-    )
+    platform.write_spec(churn_spec(path, rows=800))
     port = _free_port()
     log = (platform.home / "dagster_dev.log").open("w")
     process = subprocess.Popen(

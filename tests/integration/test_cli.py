@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import customers_table
+from tests.conftest import churn_spec
 
 pytestmark = pytest.mark.slow
 MLOPS = str(Path(sys.executable).parent / "mlops")
@@ -28,17 +28,7 @@ def _mlops(platform, *args: str) -> subprocess.CompletedProcess:
 
 def test_run_prints_a_json_summary_and_progress(platform):
     path = platform.data / "customers.csv"
-    customers_table(600).write_csv(path)
-    platform.write_spec(
-        {
-            "name": "churn",
-            "source": {"uri": str(path)},
-            "target": {"column": "churned", "task": "binary", "positive_label": "yes"},
-            "id_columns": ["customer_id"],
-            "pii": {"columns": ["email"]},
-            "training": {"num_boost_round": 50, "early_stopping_rounds": 10},
-        }
-    )
+    platform.write_spec(churn_spec(path, rows=600))
     done = _mlops(platform, "run", "--spec", "churn", "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from urllib.parse import urlparse
 
@@ -11,7 +10,7 @@ import psycopg2
 import pytest
 import yaml
 
-from tests.conftest import ROOT, customers_table
+from tests.conftest import ROOT, churn_spec
 
 pytestmark = pytest.mark.slow
 SERVER = os.environ.get("MLOPS_TEST_PG_URL")
@@ -36,18 +35,29 @@ def databases():
 
 def _query(database: str, sql: str) -> list[tuple]:
     url = urlparse(SERVER)
-    with psycopg2.connect(
-        host=url.hostname, port=url.port, user=url.username, password=url.password, dbname=database
-    ) as connection, connection.cursor() as cursor:
+    with (
+        psycopg2.connect(
+            host=url.hostname,
+            port=url.port,
+            user=url.username,
+            password=url.password,
+            dbname=database,
+        ) as connection,
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql)
         return cursor.fetchall()
 
 
-def test_a_pipeline_run_is_stored_in_postgres_and_mlflow_uses_postgres(platform, databases, monkeypatch):
+def test_a_pipeline_run_is_stored_in_postgres_and_mlflow_uses_postgres(
+    platform, databases, monkeypatch
+):
     dagster_db, mlflow_db = databases
     url = urlparse(SERVER)
     production = yaml.safe_load((ROOT / "deploy" / "dagster.prod.yaml").read_text())
-    instance_config = {key: production[key] for key in ("storage", "concurrency", "run_coordinator")}
+    instance_config = {
+        key: production[key] for key in ("storage", "concurrency", "run_coordinator")
+    }
     (platform.home / "dagster.yaml").write_text(yaml.safe_dump(instance_config))
     for key, value in {
         "DAGSTER_PG_USER": url.username,
@@ -60,17 +70,7 @@ def test_a_pipeline_run_is_stored_in_postgres_and_mlflow_uses_postgres(platform,
     }.items():
         monkeypatch.setenv(key, value)
     path = platform.data / "customers.csv"
-    customers_table(600).write_csv(path)
-    platform.write_spec(
-        {
-            "name": "churn",
-            "source": {"uri": str(path)},
-            "target": {"column": "churned", "task": "binary", "positive_label": "yes"},
-            "id_columns": ["customer_id"],
-            "pii": {"columns": ["email"]},
-            "training": {"num_boost_round": 50, "early_stopping_rounds": 10},
-        }
-    )
+    platform.write_spec(churn_spec(path, rows=600))
     instance = platform.instance()
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     summary = platform.run("churn")
@@ -81,7 +81,8 @@ def test_a_pipeline_run_is_stored_in_postgres_and_mlflow_uses_postgres(platform,
     materialized = {
         row[0]
         for row in _query(
-            dagster_db, "SELECT DISTINCT asset_key FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+            dagster_db,
+            "SELECT DISTINCT asset_key FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'",
         )
     }
     assert '["churn", "model"]' in materialized and '["churn", "drift"]' in materialized
