@@ -14,6 +14,7 @@ from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table, task_metrics
 from mlops_assets.serving.champion import champion_version, move_champion
 from mlops_assets.serving.scoring import score_frame
+from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.model_ref import RegisteredModel
 from mlops_assets.training.split import SPLIT
 from resources.delta_store import DeltaStore
@@ -29,7 +30,9 @@ GATE_CHECKS = (
 )
 
 
-def champion_metric_on(client, spec, champion: str, test: pl.DataFrame, threshold: float) -> float:
+def champion_metric_on(
+    spec: DatasetSpec, champion: str, test: pl.DataFrame, threshold: float
+) -> float:
     """The champion's primary metric on the challenger's test rows: same rows, fair comparison."""
     model = mlflow.pyfunc.load_model(f"models:/{spec.model_name}/{champion}")
     encoding = model.unwrap_python_model().encoding
@@ -96,9 +99,7 @@ def build_promotion_asset(names: SpecAssets) -> dg.AssetsDefinition:
             test = delta.read(names.training_set, version=model.training_set_version).filter(
                 pl.col(SPLIT) == "test"
             )
-            champion_metric = champion_metric_on(
-                client, spec, champion, test, model.decision_threshold
-            )
+            champion_metric = champion_metric_on(spec, champion, test, model.decision_threshold)
         floor = spec.quality.min_test_metric
         margin = spec.promotion.max_metric_drop
         results = {
