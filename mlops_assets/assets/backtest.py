@@ -31,12 +31,8 @@ def build_backtest_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
 
     @dg.asset(
-        key=names.key("policy_backtest"),
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.key("policy_backtest"), "backtest1"),
         kinds={"lightgbm", "polars", "deltalake"},
-        tags=names.tags,
-        code_version=names.code_version("backtest1"),
         deps=[names.features],
         io_manager_key=DELTA_IO_MANAGER,
         description="Replays history partition by partition under each retraining policy: "

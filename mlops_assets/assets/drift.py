@@ -89,12 +89,8 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[task]
 
     @dg.asset(
-        key=names.drift,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.drift, "drift1"),
         kinds={"polars", "deltalake"},
-        tags=names.tags,
-        code_version=names.code_version("drift1"),
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
         io_manager_key=DELTA_IO_MANAGER,

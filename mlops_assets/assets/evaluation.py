@@ -57,12 +57,8 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[task]
 
     @dg.asset(
-        key=names.evaluation,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.evaluation, "evaluation1"),
         kinds={"mlflow", "polars"},
-        tags=names.tags,
-        code_version=names.code_version("evaluation1"),
         ins={"model": dg.AssetIn(key=names.model)},
         deps=[names.training_set],
         check_specs=[

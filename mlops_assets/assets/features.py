@@ -24,12 +24,8 @@ def build_features_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        key=names.features,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.features, "features1"),
         kinds={"polars", "deltalake"},
-        tags=names.tags,
-        code_version=names.code_version("features1"),
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
         io_manager_key=DELTA_IO_MANAGER,

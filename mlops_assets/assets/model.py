@@ -32,12 +32,8 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
 
     @dg.asset(
-        key=names.model,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.model, "model1"),
         kinds={"lightgbm", "mlflow"},
-        tags=names.tags,
-        code_version=names.code_version("model1"),
         deps=[names.training_set],
         op_tags={"mlops/training": spec.name},
         description=f"LightGBM {spec.target.task} model of `{spec.target.column}`, registered as MLflow model `{spec.model_name}`.",

@@ -71,6 +71,16 @@ class SpecAssets:
         """Asset logic version plus the spec fingerprint: a spec edit marks assets stale."""
         return f"{PIPELINE_CODE_VERSION}.{asset_version}-{self.spec.fingerprint()}"
 
+    def asset_args(self, key: dg.AssetKey, asset_version: str) -> dict:
+        """What every asset of the group shares: its key, group, owners, tags and code version."""
+        return {
+            "key": key,
+            "group_name": self.group,
+            "owners": self.owners,
+            "tags": self.tags,
+            "code_version": self.code_version(asset_version),
+        }
+
     @property
     def tags(self) -> dict[str, str]:
         return {"mlops/spec": self.spec.name, "mlops/task": self.spec.target.task}

@@ -40,12 +40,8 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        key=names.predictions,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.predictions, "predictions1"),
         kinds={"mlflow", "polars", "deltalake"},
-        tags=names.tags,
-        code_version=names.code_version("predictions1"),
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
         io_manager_key=DELTA_IO_MANAGER,

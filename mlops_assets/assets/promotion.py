@@ -50,12 +50,8 @@ def build_promotion_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
 
     @dg.asset(
-        key=names.promotion,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.promotion, "promotion1"),
         kinds={"mlflow"},
-        tags=names.tags,
-        code_version=names.code_version("promotion1"),
         ins={"model": dg.AssetIn(key=names.model), "evaluation": dg.AssetIn(key=names.evaluation)},
         deps=[names.training_set],
         check_specs=[

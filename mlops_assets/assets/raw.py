@@ -16,12 +16,8 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        key=names.raw,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.raw, "raw1"),
         kinds={"polars", "deltalake"},
-        tags=names.tags,
-        code_version=names.code_version("raw1"),
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
         io_manager_key=DELTA_IO_MANAGER,

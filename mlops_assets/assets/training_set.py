@@ -49,12 +49,8 @@ def build_training_set_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        key=names.training_set,
-        group_name=names.group,
-        owners=names.owners,
+        **names.asset_args(names.training_set, "training_set1"),
         kinds={"polars", "deltalake"},
-        tags=names.tags,
-        code_version=names.code_version("training_set1"),
         io_manager_key=DELTA_IO_MANAGER,
         ins={"features": dg.AssetIn(key=names.features)},
         check_specs=[

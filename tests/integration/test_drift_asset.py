@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from tests.conftest import customers_table
+from tests.conftest import churn_spec, customers_table
 
 pytestmark = pytest.mark.slow
 SCORING = ["raw", "validated", "rejected_rows", "features", "predictions", "drift"]
@@ -22,15 +22,11 @@ def shifted_customers(rows: int = 1200, seed: int = 11, tenure_shift: int = 40) 
 
 
 def drift_spec(path) -> dict:
-    return {
-        "name": "churn",
-        "source": {"uri": str(path)},
-        "target": {"column": "churned", "task": "binary", "positive_label": "yes"},
-        "id_columns": ["customer_id"],
-        "pii": {"columns": ["email"]},
-        "training": {"num_boost_round": 100, "early_stopping_rounds": 10},
-        "retraining": {"hard_drift_share": 0.5},
-    }
+    return churn_spec(
+        path,
+        training={"num_boost_round": 100, "early_stopping_rounds": 10},
+        retraining={"hard_drift_share": 0.5},
+    )
 
 
 def rescore(platform) -> dg.ExecuteInProcessResult:

@@ -8,21 +8,17 @@ import polars as pl
 import pytest
 
 from mlops_assets.serving.champion import CHAMPION, PREVIOUS_CHAMPION
-from tests.conftest import customers_table
+from tests.conftest import churn_spec, customers_table
 
 pytestmark = pytest.mark.slow
 
 
-def churn_spec(path, **training) -> dict:
-    return {
-        "name": "churn",
-        "source": {"uri": str(path)},
-        "target": {"column": "churned", "task": "binary", "positive_label": "yes"},
-        "id_columns": ["customer_id"],
-        "pii": {"columns": ["email"]},
-        "training": {"num_boost_round": 200, "early_stopping_rounds": 20, **training},
-        "promotion": {"max_metric_drop": 0.05},
-    }
+def gated_churn_spec(path, **training) -> dict:
+    return churn_spec(
+        path,
+        training={"num_boost_round": 200, "early_stopping_rounds": 20, **training},
+        promotion={"max_metric_drop": 0.05},
+    )
 
 
 def _alias(alias: str) -> str:
@@ -53,7 +49,7 @@ def _rescore(platform) -> None:
 def churn(platform):
     path = platform.data / "customers.csv"
     customers_table(1200).write_csv(path)
-    platform.write_spec(churn_spec(path))
+    platform.write_spec(gated_churn_spec(path))
     first = platform.run("churn")
     assert first["success"], first
     assert first["promotion"] == "promoted" and first["champion_version"] == 1
@@ -79,7 +75,7 @@ def test_first_model_is_promoted_and_scores_every_row(churn):
 def test_a_worse_challenger_is_rejected_and_the_champion_stays(churn):
     platform, path = churn
     platform.write_spec(
-        churn_spec(
+        gated_churn_spec(
             path,
             num_boost_round=1,
             params={"num_leaves": 2, "learning_rate": 0.0001, "min_data_in_leaf": 500},
@@ -105,7 +101,7 @@ def test_rollback_restores_the_previous_champion_and_its_predictions(churn):
     platform, path = churn
     first = _predictions(platform)
     platform.write_spec(
-        churn_spec(
+        gated_churn_spec(
             path,
             seed=7,
             params={"feature_fraction": 0.7, "bagging_fraction": 0.7, "bagging_freq": 1},
