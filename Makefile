@@ -28,11 +28,12 @@ home:
 run: install home
 	$(BIN)/dagster dev -h $(HOST) -p $(PORT) -w workspace.yaml
 
-## Lint, then the whole test suite (slow end-to-end tests included).
+## Lint, then the whole test suite (slow end-to-end tests included), with every
+## service it uses (PostgreSQL, Docker, Chromium, Prometheus) installed and started.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	bash .ci/with-services $(BIN)/pytest
 
 test-fast: install
 	$(BIN)/pytest -m "not slow"

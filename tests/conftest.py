@@ -23,6 +23,20 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
+def require_service(available: bool, what: str) -> None:
+    """Skip a test whose system service is missing, or fail it under `make test`.
+
+    `.ci/with-services` (run by `make test` and CI) installs and starts every service and
+    sets MLOPS_TEST_REQUIRE_SERVICES=1, so there a missing service is an error, not a skip.
+    """
+    if available:
+        return
+    message = f"{what} is not available; `make test` installs and starts it"
+    if os.environ.get("MLOPS_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @dataclass
 class Platform:
     """A fresh Dagster home and spec folder; specs written here are the only ones loaded."""

@@ -100,4 +100,9 @@ class SpecAssets:
 
     @property
     def backfill_policy(self) -> dg.BackfillPolicy | None:
-        return dg.BackfillPolicy.single_run() if self.spec.is_partitioned else None
+        """One run per backfill, unless the spec asks for parallel runs of N partitions."""
+        if self.spec.time is None:
+            return None
+        if self.spec.time.max_partitions_per_run is None:
+            return dg.BackfillPolicy.single_run()
+        return dg.BackfillPolicy.multi_run(self.spec.time.max_partitions_per_run)

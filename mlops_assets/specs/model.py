@@ -92,6 +92,12 @@ class TimeSpec(_Strict):
     grain: Grain = "daily"
     start: dt.date
     end: dt.date | None = Field(None, description="Exclusive end of the last partition.")
+    max_partitions_per_run: int | None = Field(
+        None,
+        ge=1,
+        description="Backfills split into runs of at most this many partitions, which run in "
+        "parallel; unset, a backfill is one run over the whole range.",
+    )
 
     @model_validator(mode="after")
     def _one_way_to_tell_time(self) -> TimeSpec:

@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 import yaml
 
-from tests.conftest import ROOT, churn_spec
+from tests.conftest import ROOT, churn_spec, require_service
 
 pytestmark = pytest.mark.slow
 SERVER = os.environ.get("MLOPS_TEST_PG_URL")
@@ -18,8 +18,7 @@ SERVER = os.environ.get("MLOPS_TEST_PG_URL")
 
 @pytest.fixture
 def databases():
-    if not SERVER:
-        pytest.skip("MLOPS_TEST_PG_URL is not set; .ci/run starts PostgreSQL and sets it")
+    require_service(bool(SERVER), "PostgreSQL (MLOPS_TEST_PG_URL)")
     names = [f"mlops_test_{uuid.uuid4().hex[:10]}", f"mlflow_test_{uuid.uuid4().hex[:10]}"]
     admin = psycopg2.connect(SERVER)
     admin.autocommit = True

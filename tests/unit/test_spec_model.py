@@ -301,3 +301,22 @@ def test_spec_is_frozen() -> None:
     spec = DatasetSpec.model_validate(minimal())
     with pytest.raises(ValidationError):
         spec.name = "other"  # type: ignore[misc]
+
+
+def test_backfill_policy_is_one_run_unless_the_spec_asks_for_parallel_runs() -> None:
+    import dagster as dg
+
+    from mlops_assets.assets.naming import SpecAssets
+
+    time = {"column": "ts", "start": "2024-01-01"}
+    single = SpecAssets(DatasetSpec.model_validate(minimal(time=time)))
+    parallel = SpecAssets(
+        DatasetSpec.model_validate(minimal(time={**time, "max_partitions_per_run": 2}))
+    )
+    untimed = SpecAssets(DatasetSpec.model_validate(minimal()))
+
+    assert single.backfill_policy == dg.BackfillPolicy.single_run()
+    assert parallel.backfill_policy == dg.BackfillPolicy.multi_run(2)
+    assert untimed.backfill_policy is None
+    with pytest.raises(ValidationError, match="max_partitions_per_run"):
+        DatasetSpec.model_validate(minimal(time={**time, "max_partitions_per_run": 0}))
