@@ -24,8 +24,13 @@ home:
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
+EXPORTER_PORT ?= 9108
+
 ## Start the webserver and daemon on http://$(HOST):$(PORT); the demo spec materializes itself.
+## The metrics exporter serves http://127.0.0.1:$(EXPORTER_PORT)/metrics and stops with dagster dev.
 run: install home
+	@$(BIN)/mlops exporter --host 127.0.0.1 --port $(EXPORTER_PORT) & exporter=$$!; \
+	trap 'kill $$exporter 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/dagster dev -h $(HOST) -p $(PORT) -w workspace.yaml
 
 ## Lint, then the whole test suite (slow end-to-end tests included), with every

@@ -13,7 +13,10 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlops_assets.governance.audit import AuditTrail
 
 
 def _ensure_dagster_home() -> Path:
@@ -71,14 +74,14 @@ def _phases(names, tags: dict[str, str]) -> list[tuple[str, list, dict[str, str]
     ones included, which would store hundreds of needless planned events.
     """
     data = [names.raw, names.validated, names.rejected_rows, names.features]
-    training = [names.training_set, names.model, names.evaluation, names.promotion]
+    training = names.training_assets
     scoring = [names.predictions, names.drift]
     if names.partitions_def is None:
         return [("materializing the whole graph", data + training + scoring, tags)]
     base = {k: v for k, v in tags.items() if not k.startswith("dagster/asset_partition_range")}
     return [
         ("materializing raw, validated, rejected_rows and features", data, tags),
-        ("materializing training_set, model, evaluation and promotion", training, base),
+        ("materializing training_set, model, evaluation, promotion and model_card", training, base),
         ("materializing predictions and drift", scoring, tags),
     ]
 
@@ -97,7 +100,16 @@ def _summarize_failure(events: list, failed_checks: list[dict[str, Any]]) -> str
     return errors[0] if errors else "run failed"
 
 
-def run_spec(spec_name: str, start: str | None = None, end: str | None = None) -> dict[str, Any]:
+def cli_user(user: str | None = None) -> str:
+    """Who is running an `mlops` command, as recorded in the audit trail: `cli:LOGIN` unless named."""
+    import getpass
+
+    return user or f"cli:{getpass.getuser()}"
+
+
+def run_spec(
+    spec_name: str, start: str | None = None, end: str | None = None, user: str | None = None
+) -> dict[str, Any]:
     """Materialize a spec's whole graph and summarize what it produced."""
     _ensure_dagster_home()
     import dagster as dg
@@ -110,7 +122,7 @@ def run_spec(spec_name: str, start: str | None = None, end: str | None = None) -
 
     spec = find_spec(spec_name)
     names = SpecAssets(spec)
-    tags = {"mlops/spec": spec.name, "mlops/trigger": "cli"}
+    tags = {"mlops/spec": spec.name, "mlops/trigger": "cli", "mlops/user": cli_user(user)}
     if names.partitions_def is not None:
         first, last = _partition_range(names.partitions_def, start, end)
         tags |= {PARTITION_RANGE_START: first, PARTITION_RANGE_END: last}
@@ -191,11 +203,11 @@ def rebuild(spec_name: str, version: str) -> dict[str, Any]:
     )
 
 
-def rollback_champion(spec_name: str, to_version: str | None, reason: str) -> dict[str, Any]:
+def rollback_champion(
+    spec_name: str, to_version: str | None, reason: str, user: str | None = None
+) -> dict[str, Any]:
     """Move the champion alias back and record the move in MLflow and in the promotion asset's history."""
     _ensure_dagster_home()
-    import getpass
-
     import dagster as dg
 
     from mlops_assets.assets.naming import SpecAssets
@@ -205,7 +217,7 @@ def rollback_champion(spec_name: str, to_version: str | None, reason: str) -> di
 
     spec = find_spec(spec_name)
     client = build_resources()["mlflow_tracking"].client()
-    actor = f"cli:{getpass.getuser()}"
+    actor = cli_user(user)
     move = rollback(client, spec.model_name, to_version, reason=reason, actor=actor)
     dg.DagsterInstance.get().report_runless_asset_event(
         dg.AssetMaterialization(
@@ -222,6 +234,23 @@ def rollback_champion(spec_name: str, to_version: str | None, reason: str) -> di
         )
     )
     return {"spec": spec.name, **move.to_dict()}
+
+
+def audit(spec_name: str) -> AuditTrail:
+    """Every recorded decision about a spec's champion, oldest first (see docs/governance.md)."""
+    _ensure_dagster_home()
+    import dagster as dg
+
+    from mlops_assets.assets.naming import SpecAssets
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.governance.audit import audit_trail
+    from mlops_assets.specs import find_spec
+
+    spec = find_spec(spec_name)
+    client = build_resources()["mlflow_tracking"].client()
+    return audit_trail(
+        dg.DagsterInstance.get(), client, spec.name, spec.model_name, SpecAssets(spec).promotion
+    )
 
 
 def backtest(spec_name: str, policies: list[str], warmup: int, every: int) -> dict[str, Any]:
@@ -276,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--json", action="store_true", help="print one JSON summary as the last stdout line"
     )
+    run.add_argument("--user", help="who to record as launching the run (default: cli:LOGIN)")
     again = commands.add_parser(
         "rebuild", help="retrain a registered model version from its recorded inputs"
     )
@@ -288,7 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     back.add_argument("--spec", required=True)
     back.add_argument("--to", help="version to serve (default: the previous champion)")
     back.add_argument("--reason", default="manual rollback", help="why, recorded with the move")
+    back.add_argument("--user", help="who to record as rolling back (default: cli:LOGIN)")
     back.add_argument("--json", action="store_true")
+    trail = commands.add_parser(
+        "audit", help="who or what changed the champion, when, why, with which evidence"
+    )
+    trail.add_argument("--spec", required=True)
+    trail.add_argument("--json", action="store_true", help="print the trail as one JSON object")
     replay = commands.add_parser("backtest", help="replay history under retraining policies")
     replay.add_argument("--spec", required=True)
     replay.add_argument(
@@ -305,6 +341,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     replay.add_argument("--json", action="store_true")
     commands.add_parser("specs", help="list the specs the platform loads")
+    exporter = commands.add_parser(
+        "exporter", help="serve Prometheus metrics of every spec on http://HOST:PORT/metrics"
+    )
+    exporter.add_argument("--host", default="127.0.0.1")
+    exporter.add_argument("--port", type=int, default=9108)
+    exporter.add_argument(
+        "--interval", type=float, default=15.0, help="seconds between refreshes of the metrics"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "specs":
@@ -313,13 +357,25 @@ def main(argv: list[str] | None = None) -> int:
             for spec in load_specs():
                 print(f"{spec.name}\t{spec.target.task}\t{spec.source.uri}")
             return 0
+        if args.command == "exporter":
+            _ensure_dagster_home()
+            from mlops_assets.monitoring import run_exporter
+
+            run_exporter(args.host, args.port, args.interval)
+            return 0
         if args.command == "run":
-            summary = run_spec(args.spec, args.start, args.end)
+            summary = run_spec(args.spec, args.start, args.end, args.user)
         elif args.command == "backtest":
             policies = args.policy or ["never", "scheduled", "drift"]
             summary = backtest(args.spec, policies, args.warmup, args.every)
         elif args.command == "rollback":
-            summary = rollback_champion(args.spec, args.to, args.reason)
+            summary = rollback_champion(args.spec, args.to, args.reason, args.user)
+        elif args.command == "audit":
+            from mlops_assets.governance.audit import render_audit
+
+            trail = audit(args.spec)
+            print(json.dumps(trail.to_dict()) if args.json else render_audit(trail))
+            return 0
         else:
             summary = rebuild(args.spec, args.version)
     except Exception as error:

@@ -9,10 +9,12 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
+from mlops_assets.execution import executor_from_environment
 from mlops_assets.pipeline import build_spec_assets, materialized_on_bootstrap
 from mlops_assets.specs import load_specs
 from resources.delta_store import DeltaStore, DeltaTableIOManager
 from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
+from resources.object_storage import object_store_credentials, object_store_settings
 from resources.pii import PiiProtection
 from sensors.bootstrap import build_bootstrap_sensor
 from sensors.drift_retraining import build_drift_retraining_sensor
@@ -28,7 +30,11 @@ def dagster_home() -> Path:
 
 def build_resources() -> dict:
     """Resources chosen by environment: local folders by default, URIs from the environment in production."""
-    delta = DeltaStore(root_uri=os.environ.get("MLOPS_DATA_ROOT", str(dagster_home() / "tables")))
+    delta = DeltaStore(
+        root_uri=os.environ.get("MLOPS_DATA_ROOT", str(dagster_home() / "tables")),
+        storage_options=object_store_settings(os.environ),
+        **object_store_credentials(os.environ),
+    )
     pii = (
         PiiProtection(hmac_key=dg.EnvVar("MLOPS_PII_KEY"))
         if os.environ.get("MLOPS_PII_KEY")
@@ -37,7 +43,11 @@ def build_resources() -> dict:
     return {
         "delta": delta,
         DELTA_IO_MANAGER: DeltaTableIOManager(store=delta),
-        "io_manager": dg.FilesystemIOManager(base_dir=str(dagster_home() / "storage")),
+        # Small outputs (model references, reports) pass between steps here; a pod per step
+        # on Kubernetes needs MLOPS_IO_ROOT on a volume that every step pod mounts.
+        "io_manager": dg.FilesystemIOManager(
+            base_dir=os.environ.get("MLOPS_IO_ROOT", str(dagster_home() / "storage"))
+        ),
         "mlflow_tracking": MlflowTracking(
             mlflow_tracking_uri=default_tracking_uri(), artifact_root=default_artifact_root()
         ),
@@ -66,8 +76,7 @@ def build_definitions() -> dg.Definitions:
         spec_assets = build_spec_assets(spec)
         assets += spec_assets
         keys = materialized_on_bootstrap(spec, spec_assets)
-        training = [names.training_set, names.model, names.evaluation, names.promotion]
-        job = build_retraining_job(spec.name, training)
+        job = build_retraining_job(spec.name, names.training_assets)
         schedules.append(
             build_retraining_schedule(spec.name, spec.retraining.schedule, job, schedule_status)
         )
@@ -86,13 +95,12 @@ def build_definitions() -> dg.Definitions:
                 bootstrap_status,
             )
         )
-    # The graph of a spec is a chain, so steps gain nothing from a process each.
     return dg.Definitions(
         assets=assets,
         sensors=sensors,
         schedules=schedules,
         resources=build_resources(),
-        executor=dg.in_process_executor,
+        executor=executor_from_environment(),
     )
 
 

@@ -11,7 +11,7 @@ from mlops_assets.assets.features import build_features_asset
 from mlops_assets.assets.model import build_model_asset
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.assets.predictions import build_predictions_asset
-from mlops_assets.assets.promotion import build_promotion_asset
+from mlops_assets.assets.promotion import build_promotion_assets
 from mlops_assets.assets.raw import build_raw_asset
 from mlops_assets.assets.training_set import build_training_set_asset
 from mlops_assets.assets.validated import build_validated_assets
@@ -19,8 +19,8 @@ from mlops_assets.specs.model import DatasetSpec
 
 
 def build_spec_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
-    """raw -> validated (+ rejected_rows) -> features -> training_set -> model -> evaluation -> promotion,
-    and features + champion -> predictions -> drift."""
+    """raw -> validated (+ rejected_rows) -> features -> training_set -> model -> evaluation -> promotion
+    (+ model_card, in the gate's step) and features + champion -> predictions -> drift."""
     names = SpecAssets(spec)
     return [
         build_raw_asset(names),
@@ -29,7 +29,7 @@ def build_spec_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         build_training_set_asset(names),
         build_model_asset(names),
         build_evaluation_asset(names),
-        build_promotion_asset(names),
+        build_promotion_assets(names),
         build_predictions_asset(names),
         build_drift_asset(names),
     ] + ([build_backtest_asset(names)] if spec.is_partitioned else [])

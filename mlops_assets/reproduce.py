@@ -36,7 +36,7 @@ def rebuild_model_version(
     table_uri = run.data.tags["mlops.training_set_uri"]
     table_version = int(run.data.tags["mlops.training_set_version"])
     frame = pl.read_delta(
-        table_uri, version=table_version, storage_options=delta.storage_options or None
+        table_uri, version=table_version, storage_options=delta.object_store_options()
     )
     fit_rows = frame.filter(pl.col(SPLIT) != "test")
     rebuilt = train_booster(recorded_spec, fit_rows, feature_candidates(recorded_spec, fit_rows))

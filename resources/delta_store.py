@@ -15,6 +15,8 @@ import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
+from resources.object_storage import OBJECT_STORE_CREDENTIALS
+
 PARTITION_COLUMN = "_partition"
 
 
@@ -23,10 +25,25 @@ def _sql_date(value: dt.datetime | dt.date) -> str:
 
 
 class DeltaStore(dg.ConfigurableResource):
-    """Reads and writes one Delta table per asset under `root_uri` (a folder or `s3://` URI)."""
+    """Reads and writes one Delta table per asset under `root_uri` (a folder or `s3://` URI).
+
+    `storage_options` holds object-store settings (endpoint, region); the credentials are
+    separate fields, set with `dg.EnvVar` so their values never show in config.
+    """
 
     root_uri: str
     storage_options: dict[str, str] = {}
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    session_token: str = ""
+
+    def object_store_options(self) -> dict[str, str] | None:
+        """Settings plus credentials, as delta-rs storage options; None for a local folder."""
+        options = dict(self.storage_options)
+        for field, option in OBJECT_STORE_CREDENTIALS.items():
+            if getattr(self, field):
+                options[option] = getattr(self, field)
+        return options or None
 
     def table_uri(self, asset_key: dg.AssetKey) -> str:
         root = self.root_uri.rstrip("/")
@@ -38,7 +55,7 @@ class DeltaStore(dg.ConfigurableResource):
         """The current table version, or None when the table does not exist yet."""
         try:
             return DeltaTable(
-                self.table_uri(asset_key), storage_options=self.storage_options
+                self.table_uri(asset_key), storage_options=self.object_store_options()
             ).version()
         except TableNotFoundError:
             return None
@@ -65,7 +82,7 @@ class DeltaStore(dg.ConfigurableResource):
         frame.write_delta(
             uri,
             mode="overwrite",
-            storage_options=self.storage_options or None,
+            storage_options=self.object_store_options(),
             delta_write_options=options or None,
         )
         version = self.version(asset_key)
@@ -85,7 +102,7 @@ class DeltaStore(dg.ConfigurableResource):
                 f"table {uri} for asset {asset_key.to_user_string()} does not exist yet: "
                 "materialize the upstream asset first"
             )
-        lazy = pl.scan_delta(uri, version=version, storage_options=self.storage_options or None)
+        lazy = pl.scan_delta(uri, version=version, storage_options=self.object_store_options())
         if window is not None:
             lazy = lazy.filter(
                 (pl.col(PARTITION_COLUMN) >= window.start.date())

@@ -61,9 +61,19 @@ class MlflowTracking(dg.ConfigurableResource):
         )
         return client.create_experiment(name, artifact_location=artifact_location)
 
-    def run_url(self, experiment_id: str, run_id: str) -> str | None:
-        """Link to a run in the MLflow UI, when a tracking server is configured."""
+    def ui_url(self) -> str | None:
+        """The MLflow UI: `MLFLOW_UI_URL`, else the tracking server itself; None for a local store."""
         base = os.environ.get("MLFLOW_UI_URL") or (
             self.mlflow_tracking_uri if self.mlflow_tracking_uri.startswith("http") else None
         )
-        return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}" if base else None
+        return base.rstrip("/") if base else None
+
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        """Link to a run in the MLflow UI, when a tracking server is configured."""
+        base = self.ui_url()
+        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if base else None
+
+    def model_version_url(self, model_name: str, version: str) -> str | None:
+        """Link to a registered model version in the MLflow UI, when one is configured."""
+        base = self.ui_url()
+        return f"{base}/#/models/{model_name}/versions/{version}" if base else None

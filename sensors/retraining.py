@@ -12,7 +12,7 @@ def build_retraining_job(
         name=f"{spec_name}_retraining",
         selection=training_assets,
         tags={"mlops/spec": spec_name},
-        description=f"Retrain `{spec_name}`: training set, model, evaluation and promotion decision.",
+        description=f"Retrain `{spec_name}`: training set, model, evaluation, promotion decision and model card.",
     )
 
 

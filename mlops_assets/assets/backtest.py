@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from mlops_assets.assets.drift import drift_settings
+from mlops_assets.assets.metadata import table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.backtest.replay import (
     POLICIES,
@@ -15,6 +16,7 @@ from mlops_assets.backtest.replay import (
     summarize,
 )
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
+from mlops_assets.versioning import content_hash
 from resources.delta_store import DeltaStore
 
 
@@ -55,6 +57,7 @@ def build_backtest_asset(names: SpecAssets) -> dg.AssetsDefinition:
         retrains = table.filter(pl.col("retrained")).select("policy", "partition", "reason")
         png = base64.b64encode(metric_plot_png(table, metric_name)).decode()
         metadata = {
+            **table_metadata(table, spec),
             "summary": dg.MetadataValue.md(markdown_table(summary)),
             "retrains": dg.MetadataValue.md(
                 markdown_table(retrains.head(60)) if retrains.height else "_none_"
@@ -69,6 +72,6 @@ def build_backtest_asset(names: SpecAssets) -> dg.AssetsDefinition:
             metadata[f"{row['policy']}_compute_seconds"] = dg.MetadataValue.float(
                 float(row["compute_seconds"])
             )
-        return dg.Output(table, metadata=metadata)
+        return dg.Output(table, data_version=dg.DataVersion(content_hash(table)), metadata=metadata)
 
     return policy_backtest

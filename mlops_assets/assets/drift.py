@@ -13,6 +13,7 @@ import mlflow.pyfunc
 import numpy as np
 import polars as pl
 
+from mlops_assets.assets.metadata import partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.drift import DriftSettings, column_drift, dataset_drift, prediction_drift
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table, task_metrics
@@ -20,6 +21,8 @@ from mlops_assets.ingest.raw_batch import PARTITION
 from mlops_assets.serving.champion import champion_version
 from mlops_assets.serving.reference import champion_reference
 from mlops_assets.serving.scoring import score_frame
+from mlops_assets.versioning import content_hash
+from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
 
 NO_FEATURE_DRIFT = "no_feature_drift"
@@ -27,6 +30,22 @@ NO_PREDICTION_DRIFT = "no_prediction_drift"
 NO_PERFORMANCE_DROP = "no_performance_drop"
 DRIFT_FEATURES_SHOWN = 10
 MIN_LABELLED_ROWS = 30
+REPORT_COLUMNS = {
+    "column": "Feature compared with the champion's training rows",
+    "kind": "numeric or categorical",
+    "method": "Test that decides drift for this feature",
+    "score": "The deciding test's statistic (distance or p-value)",
+    "threshold": "Drift when the score passes this value",
+    "drifted": "Whether the feature drifted in this window",
+    "severity": "Score scaled so that 1 is the threshold",
+    "psi": "Population stability index (drift from 0.2)",
+    "ks_statistic": "Kolmogorov-Smirnov statistic (numeric features)",
+    "ks_p_value": "Kolmogorov-Smirnov p-value (numeric features)",
+    "wasserstein_normed": "Wasserstein distance over the reference standard deviation",
+    "jensen_shannon": "Jensen-Shannon distance, base 2 (categorical features)",
+    "chi_square_p_value": "Chi-square p-value (categorical features)",
+    "champion_version": "Champion model version the window was compared with",
+}
 
 
 def drift_settings(spec) -> DriftSettings:
@@ -123,6 +142,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         features: pl.DataFrame,
         predictions: pl.DataFrame,
         mlflow_tracking: MlflowTracking,
+        delta: DeltaStore,
     ):
         """How far this window moved from the champion's training data, and whether to retrain."""
         client = mlflow_tracking.client()
@@ -131,7 +151,11 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             raise dg.Failure(f"{spec.model_name} has no champion to compare with")
         settings = drift_settings(spec)
         reference, champion_test = champion_reference(
-            client, spec.model_name, version, spec.drift.max_sample_rows
+            client,
+            spec.model_name,
+            version,
+            spec.drift.max_sample_rows,
+            delta.object_store_options(),
         )
         model = mlflow.pyfunc.load_model(f"models:/{spec.model_name}/{version}")
         encoding = model.unwrap_python_model().encoding
@@ -180,7 +204,9 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         }
         yield dg.Output(
             table,
+            data_version=dg.DataVersion(content_hash(table)),
             metadata={
+                **table_metadata(table, spec, REPORT_COLUMNS, partitions=partition_count(context)),
                 "champion_version": dg.MetadataValue.int(int(version)),
                 "drift_share": dg.MetadataValue.float(share),
                 "dataset_drift": dg.MetadataValue.bool(drifted),

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 from mlflow.entities import Metric
 
+from mlops_assets.assets.metadata import mlflow_link
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.evaluation import (
     PRIMARY_METRIC,
@@ -174,11 +175,15 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "metrics": metrics,
                 "baseline": baseline,
                 "rows": len(y_test),
+                "slice_column": slice_column if slices.height else None,
             },
             metadata={
                 **{f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in metrics.items()},
                 **{f"baseline_{k}": dg.MetadataValue.float(float(v)) for k, v in baseline.items()},
                 "model_version": dg.MetadataValue.int(int(model.version)),
+                "mlflow_run": mlflow_link(
+                    mlflow_tracking.run_url(model.experiment_id, model.run_id), model.run_id
+                ),
                 "test_rows": dg.MetadataValue.int(len(y_test)),
                 "metrics_vs_baseline": dg.MetadataValue.md(markdown_table(comparison)),
                 "calibration": dg.MetadataValue.md(
@@ -187,6 +192,7 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "slices": dg.MetadataValue.md(
                     markdown_table(slices) if slices.height else "_no slice column_"
                 ),
+                "slice_column": slice_column if slices.height else "none",
                 "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
                 "plot": dg.MetadataValue.md(f"![evaluation](data:image/png;base64,{plot})"),
             },

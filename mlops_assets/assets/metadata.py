@@ -1,23 +1,56 @@
-"""Metadata every table asset reports, in the keys the UI knows."""
+"""Metadata every asset reports, in the keys the UI knows (the convention is docs/metadata.md)."""
 
 import dagster as dg
 import polars as pl
 
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
 from mlops_assets.specs.model import DatasetSpec
+from mlops_assets.training.split import ROW_KEY, SPLIT
+from mlops_assets.validation.rules import REJECTION_REASONS
 
 MAX_SAMPLE_ROWS = 10
+ROW_COUNT = "dagster/row_count"
+COLUMN_SCHEMA = "dagster/column_schema"
+
+PLATFORM_COLUMNS = {
+    EVENT_TIME: "Event time parsed from the spec's time column (UTC)",
+    PARTITION: "Day, week or month partition the row belongs to",
+    SPLIT: "Which split the row is in: train, valid or test",
+    ROW_KEY: "Stable hash of the row's identifying values (seeds the random split)",
+    REJECTION_REASONS: "Every broken rule of the row, as column: rule (value)",
+}
+
+
+def column_description(spec: DatasetSpec, name: str, descriptions: dict[str, str]) -> str | None:
+    """What a column means: the spec's description first, then the asset's own (feature lineage,
+    report columns), then the platform's columns, the target and PII."""
+    declared = spec.columns.get(name)
+    if declared and declared.description:
+        return declared.description
+    if name in descriptions:
+        return descriptions[name]
+    if name in PLATFORM_COLUMNS:
+        return PLATFORM_COLUMNS[name]
+    if name == spec.target.column:
+        return f"Target ({spec.target.task})"
+    if name in spec.id_columns:
+        return "Identifier of the row (spec id_columns)"
+    if spec.pii.actions().get(name) == "hash":
+        return "Personal data, replaced by a keyed HMAC before storage"
+    return None
 
 
 def column_schema(
-    frame: pl.DataFrame, spec: DatasetSpec, lineage: dict[str, str] | None = None
+    frame: pl.DataFrame, spec: DatasetSpec, descriptions: dict[str, str] | None = None
 ) -> dg.MetadataValue:
-    """The table's columns, with descriptions from the spec (or the feature lineage)."""
-    lineage = lineage or {}
-    columns = []
-    for name, dtype in frame.schema.items():
-        declared = spec.columns.get(name)
-        description = (declared.description if declared else None) or lineage.get(name)
-        columns.append(dg.TableColumn(name=name, type=str(dtype), description=description))
+    """The table's columns, each with a description (see `column_description`)."""
+    descriptions = descriptions or {}
+    columns = [
+        dg.TableColumn(
+            name=name, type=str(dtype), description=column_description(spec, name, descriptions)
+        )
+        for name, dtype in frame.schema.items()
+    ]
     return dg.MetadataValue.table_schema(dg.TableSchema(columns=columns))
 
 
@@ -50,7 +83,7 @@ def row_count_metadata(rows: int, partitions: int) -> dict:
     so there the count is labelled as the whole run's, not the partition's.
     """
     if partitions == 1:
-        return {"dagster/row_count": dg.MetadataValue.int(rows)}
+        return {ROW_COUNT: dg.MetadataValue.int(rows)}
     return {
         "rows_in_run": dg.MetadataValue.int(rows),
         "partitions_in_run": dg.MetadataValue.int(partitions),
@@ -60,10 +93,16 @@ def row_count_metadata(rows: int, partitions: int) -> dict:
 def table_metadata(
     frame: pl.DataFrame,
     spec: DatasetSpec,
-    lineage: dict[str, str] | None = None,
+    descriptions: dict[str, str] | None = None,
     partitions: int = 1,
 ) -> dict:
+    """Row count and column schema: what every table asset reports (the IO manager adds its Delta version)."""
     return {
         **row_count_metadata(frame.height, partitions),
-        "dagster/column_schema": column_schema(frame, spec, lineage),
+        COLUMN_SCHEMA: column_schema(frame, spec, descriptions),
     }
+
+
+def mlflow_link(url: str | None, identifier: str) -> dg.MetadataValue:
+    """A link into the MLflow UI when one is configured (`MLFLOW_UI_URL`), else the plain identifier."""
+    return dg.MetadataValue.url(url) if url else dg.MetadataValue.text(identifier)

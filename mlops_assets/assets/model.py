@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from mlops_assets.assets.metadata import mlflow_link
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.evaluation import PRIMARY_METRIC, task_metrics
 from mlops_assets.training.model_ref import RegisteredModel
@@ -77,7 +78,6 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
             tags={"dagster_run_id": context.run_id, **mlflow_tracking.extra_tags},
         )
         context.log.info(f"{spec.name}: registered {ref.name} version {ref.version}")
-        run_url = mlflow_tracking.run_url(ref.experiment_id, ref.run_id)
         return dg.Output(
             ref,
             metadata={
@@ -85,9 +85,13 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "model_version": dg.MetadataValue.int(int(ref.version)),
                 "model_uri": ref.model_uri,
                 "mlflow_run_id": ref.run_id,
-                "mlflow_run": dg.MetadataValue.url(run_url)
-                if run_url
-                else dg.MetadataValue.text(ref.run_id),
+                "mlflow_run": mlflow_link(
+                    mlflow_tracking.run_url(ref.experiment_id, ref.run_id), ref.run_id
+                ),
+                "mlflow_model_version": mlflow_link(
+                    mlflow_tracking.model_version_url(ref.name, ref.version),
+                    f"{ref.name} version {ref.version}",
+                ),
                 "training_set_version": dg.MetadataValue.int(version),
                 "training_set_data_version": data_version,
                 "git_commit": ref.git_commit,

@@ -52,6 +52,16 @@ class SpecAssets:
         return self.key("promotion")
 
     @property
+    def model_card(self) -> dg.AssetKey:
+        return self.key("model_card")
+
+    @property
+    def training_assets(self) -> list[dg.AssetKey]:
+        """What one training materializes, in order: every training path (CLI, schedule,
+        drift sensor) selects exactly these, so each new model version gets its decision and card."""
+        return [self.training_set, self.model, self.evaluation, self.promotion, self.model_card]
+
+    @property
     def predictions(self) -> dg.AssetKey:
         return self.key("predictions")
 

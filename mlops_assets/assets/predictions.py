@@ -4,15 +4,20 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from mlops_assets.assets.metadata import partition_count, row_count_metadata
+from mlops_assets.assets.metadata import partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.features.build import INTERNAL_COLUMNS
 from mlops_assets.serving.champion import champion_version
-from mlops_assets.serving.scoring import score_distribution, score_frame
+from mlops_assets.serving.scoring import score_distribution, score_frame, score_histogram
+from mlops_assets.versioning import content_hash
 from resources.mlflow_tracking import MlflowTracking
 
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
+PREDICTION_COLUMNS = {
+    PREDICTION: "The champion's score (binary: probability of the positive label; multiclass: the label)",
+    MODEL_VERSION: "Registered model version that scored the row",
+}
 
 
 def prediction_frame(
@@ -72,8 +77,11 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
         )
         return dg.Output(
             frame,
+            data_version=dg.DataVersion(content_hash(frame)),
             metadata={
-                **row_count_metadata(frame.height, partition_count(context)),
+                **table_metadata(
+                    frame, spec, PREDICTION_COLUMNS, partitions=partition_count(context)
+                ),
                 "model_version": dg.MetadataValue.int(int(version)),
                 "rows_per_second": dg.MetadataValue.float(scored.rows_per_second),
                 "latency_p50_ms": dg.MetadataValue.float(scored.latency_quantile(0.5)),
@@ -85,6 +93,9 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "unseen_categories": dg.MetadataValue.json(scored.unseen_categories),
                 "out_of_range": dg.MetadataValue.json(scored.out_of_range),
                 **{f"prediction_{k}": dg.MetadataValue.float(v) for k, v in distribution.items()},
+                "prediction_histogram": dg.MetadataValue.json(
+                    score_histogram(spec.target.task, scored.scores)
+                ),
             },
         )
 

@@ -2,6 +2,12 @@
 
 The decision is an asset of its own, so every challenger leaves a record of
 what was compared, on which data, who or what asked, and what happened.
+
+One step materializes the decision and the version's model card, then reports
+the gate checks. A failed blocking check fails that step only after both are
+recorded (Dagster raises at the end of the step), so a rejected challenger
+still gets its card: a card downstream of the gate would be skipped with
+everything else downstream of a failed blocking check (dagster issue #15761).
 """
 
 import json
@@ -10,8 +16,10 @@ import dagster as dg
 import mlflow.pyfunc
 import polars as pl
 
+from mlops_assets.assets.model_card import model_card_result, model_card_spec
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table, task_metrics
+from mlops_assets.governance.actors import actor_of, trigger_of
 from mlops_assets.serving.champion import champion_version, move_champion
 from mlops_assets.serving.scoring import score_frame
 from mlops_assets.specs.model import DatasetSpec
@@ -45,15 +53,23 @@ def champion_metric_on(
     ]
 
 
-def build_promotion_asset(names: SpecAssets) -> dg.AssetsDefinition:
+def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
 
-    @dg.asset(
-        **names.asset_args(names.promotion, "promotion1"),
-        kinds={"mlflow"},
+    @dg.multi_asset(
+        name=f"{spec.name}__promotion_gate",
+        specs=[
+            dg.AssetSpec(
+                **names.asset_args(names.promotion, "promotion1"),
+                kinds={"mlflow"},
+                deps=[names.model, names.evaluation, names.training_set],
+                description="The gate between a new model version and serving, with its evidence; "
+                "moves the MLflow alias `champion` only when every gate check passes.",
+            ),
+            model_card_spec(names),
+        ],
         ins={"model": dg.AssetIn(key=names.model), "evaluation": dg.AssetIn(key=names.evaluation)},
-        deps=[names.training_set],
         check_specs=[
             dg.AssetCheckSpec(
                 CHALLENGER_BEATS_BASELINE,
@@ -75,17 +91,15 @@ def build_promotion_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "champion's by more than promotion.max_metric_drop.",
             ),
         ],
-        description="The gate between a new model version and serving, with its evidence; "
-        "moves the MLflow alias `champion` only when every gate check passes.",
     )
-    def promotion(
+    def promotion_gate(
         context: dg.AssetExecutionContext,
         model: RegisteredModel,
         evaluation: dict,
         delta: DeltaStore,
         mlflow_tracking: MlflowTracking,
     ):
-        """Promote the challenger if it passes the gate; record the decision either way."""
+        """Promote the challenger if it passes the gate; record the decision and the card either way."""
         client = mlflow_tracking.client()
         metrics, baseline = evaluation["metrics"], evaluation["baseline"]
         challenger_metric = float(metrics[metric_name])
@@ -116,12 +130,7 @@ def build_promotion_asset(names: SpecAssets) -> dg.AssetsDefinition:
             ),
         }
         passed = all(ok for ok, _ in results.values())
-        trigger = context.run.tags.get("mlops/trigger", "manual")
-        actor = (
-            context.run.tags.get("user")
-            or context.run.tags.get("dagster/user")
-            or f"dagster:{trigger}"
-        )
+        trigger, actor = trigger_of(context.run.tags), actor_of(context.run.tags)
         reason = f"{trigger}: " + "; ".join(
             f"{name}: {detail}" for name, (_, detail) in results.items()
         )
@@ -159,15 +168,17 @@ def build_promotion_asset(names: SpecAssets) -> dg.AssetsDefinition:
             "checks": {name: ok for name, (ok, _) in results.items()},
         }
         client.log_dict(model.run_id, decision, "promotion/decision.json")
-        evidence = pl.DataFrame(
-            {
-                "check": list(results),
-                "passed": [ok for ok, _ in results.values()],
-                "detail": [detail for _, detail in results.values()],
-            }
+        evidence = markdown_table(
+            pl.DataFrame(
+                {
+                    "check": list(results),
+                    "passed": [ok for ok, _ in results.values()],
+                    "detail": [detail for _, detail in results.values()],
+                }
+            )
         )
-        yield dg.Output(
-            decision,
+        yield dg.MaterializeResult(
+            asset_key=names.promotion,
             metadata={
                 "decision": decision["decision"],
                 "challenger_version": dg.MetadataValue.int(int(model.version)),
@@ -179,17 +190,29 @@ def build_promotion_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 ),
                 "trigger": trigger,
                 "actor": actor,
+                "reason": reason,
                 "training_set_version": dg.MetadataValue.int(model.training_set_version),
-                "evidence": dg.MetadataValue.md(markdown_table(evidence)),
+                "evidence": dg.MetadataValue.md(evidence),
                 "decision_json": dg.MetadataValue.json(
                     json.loads(json.dumps(decision, default=str))
                 ),
             },
         )
         for name, (ok, detail) in results.items():
-            yield dg.AssetCheckResult(check_name=name, passed=bool(ok), description=detail)
+            yield dg.AssetCheckResult(
+                asset_key=names.promotion, check_name=name, passed=bool(ok), description=detail
+            )
+        yield model_card_result(
+            context,
+            names,
+            mlflow_tracking,
+            model=model,
+            evaluation=evaluation,
+            decision=decision,
+            evidence=evidence,
+        )
 
-    return promotion
+    return promotion_gate
 
 
-__all__ = ["GATE_CHECKS", "build_promotion_asset"]
+__all__ = ["GATE_CHECKS", "build_promotion_assets"]

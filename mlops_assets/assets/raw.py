@@ -49,9 +49,7 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "source_fingerprint": dg.MetadataValue.text(batch.fingerprint),
                 "rows_without_time_in_source": dg.MetadataValue.int(batch.rows_without_time),
                 "pii_columns": dg.MetadataValue.text(
-                    f"{spec.pii.action}: {', '.join(spec.pii.columns)}"
-                    if spec.pii.columns
-                    else "none"
+                    ", ".join(f"{c} ({a})" for c, a in spec.pii.actions().items()) or "none"
                 ),
             },
         )

@@ -12,7 +12,6 @@ import polars as pl
 from mlops_assets.assets.metadata import (
     markdown_sample,
     partition_count,
-    row_count_metadata,
     table_metadata,
 )
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
@@ -192,7 +191,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
             output_name="rejected_rows",
             data_version=dg.DataVersion(content_hash(outcome.rejected)),
             metadata={
-                **row_count_metadata(outcome.rejected.height, partition_count(context)),
+                **table_metadata(outcome.rejected, spec, partitions=partition_count(context)),
                 "failures_by_rule": dg.MetadataValue.md(
                     markdown_table(outcome.failures) if outcome.failures.height else "_no failures_"
                 ),

@@ -73,16 +73,16 @@ def hash_pii(values: pl.Series, key: bytes) -> pl.Series:
 
 def protect_pii(frame: pl.DataFrame, spec: DatasetSpec, key: bytes | None) -> pl.DataFrame:
     """Drop or keyed-hash the spec's PII columns before anything is stored."""
-    present = [c for c in spec.pii.columns if c in frame.columns]
-    if not present:
-        return frame
-    if spec.pii.action == "drop":
-        return frame.drop(present)
-    if not key:
+    actions = {c: a for c, a in spec.pii.actions().items() if c in frame.columns}
+    hashed = [c for c, action in actions.items() if action == "hash"]
+    if hashed and not key:
         raise ValueError(
-            f"spec `{spec.name}` hashes PII columns {present}: set MLOPS_PII_KEY to the secret HMAC key"
+            f"spec `{spec.name}` hashes PII columns {hashed}: set MLOPS_PII_KEY to the secret HMAC key"
         )
-    return frame.with_columns([hash_pii(frame[c], key).alias(c) for c in present])
+    frame = frame.drop([c for c, action in actions.items() if action == "drop"])
+    return (
+        frame.with_columns([hash_pii(frame[c], key).alias(c) for c in hashed]) if hashed else frame
+    )
 
 
 def read_raw_batch(

@@ -13,15 +13,28 @@ REFERENCE_SEED = 13
 
 
 @functools.lru_cache(maxsize=8)
-def _training_rows(table_uri: str, version: int, max_rows: int | None) -> pl.DataFrame:
-    frame = pl.scan_delta(table_uri, version=version).filter(pl.col(SPLIT) == "train").collect()
+def _training_rows(
+    table_uri: str,
+    version: int,
+    max_rows: int | None,
+    storage_options: tuple[tuple[str, str], ...],
+) -> pl.DataFrame:
+    frame = (
+        pl.scan_delta(table_uri, version=version, storage_options=dict(storage_options) or None)
+        .filter(pl.col(SPLIT) == "train")
+        .collect()
+    )
     if max_rows is not None and frame.height > max_rows:
         frame = frame.sample(n=max_rows, seed=REFERENCE_SEED)
     return frame
 
 
 def champion_reference(
-    client: MlflowClient, model_name: str, version: str, max_rows: int | None
+    client: MlflowClient,
+    model_name: str,
+    version: str,
+    max_rows: int | None,
+    storage_options: dict[str, str] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, float]]:
     """The champion's training rows (sampled with a fixed seed) and its recorded test metrics."""
     model_version = client.get_model_version(model_name, version)
@@ -31,4 +44,5 @@ def champion_reference(
     test_metrics = {
         k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")
     }
-    return _training_rows(table_uri, table_version, max_rows), test_metrics
+    options = tuple(sorted((storage_options or {}).items()))
+    return _training_rows(table_uri, table_version, max_rows, options), test_metrics

@@ -72,3 +72,34 @@ def score_distribution(task: str, scores: np.ndarray, classes: list[str]) -> dic
     }
     summary["mean"] = float(values.mean())
     return summary
+
+
+PROBABILITY_BUCKETS = tuple(round(0.1 * i, 1) for i in range(1, 11))
+REGRESSION_BUCKETS = 10
+
+
+def score_histogram(task: str, scores: np.ndarray) -> dict:
+    """Row counts per score bucket, for a Prometheus histogram of the prediction distribution.
+
+    Binary: the positive-class probability in fixed 0.1-wide buckets. Multiclass: the
+    probability of the predicted class (the model's confidence), same buckets.
+    Regression: ten equal-width buckets between this batch's smallest and largest
+    prediction (the edges move with the batch). Counts are per bucket, not cumulative.
+    """
+    values = np.asarray(scores, dtype=float)
+    if task == "multiclass" and values.ndim == 2:
+        values = values.max(axis=1) if len(values) else np.empty(0)
+    values = values[np.isfinite(values)]
+    if task == "regression":
+        low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+        edges = list(np.linspace(low, high if high > low else low + 1.0, REGRESSION_BUCKETS + 1))
+        bounds = [float(e) for e in edges[1:]]
+    else:
+        bounds = list(PROBABILITY_BUCKETS)
+    positions = np.searchsorted(np.asarray(bounds), values, side="left")
+    counts = np.bincount(np.minimum(positions, len(bounds) - 1), minlength=len(bounds))
+    return {
+        "upper_bounds": bounds,
+        "counts": [int(c) for c in counts],
+        "sum": float(values.sum()),
+    }

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Task = Literal["binary", "multiclass", "regression"]
 Grain = Literal["daily", "weekly", "monthly"]
 DType = Literal["int", "float", "string", "bool", "date", "datetime"]
+CARD_ONLY_FIELDS = ("intended_use", "limitations")
 
 
 class _Strict(BaseModel):
@@ -139,11 +140,23 @@ class JoinSpec(_Strict):
     categorical_columns: list[str] = Field(default_factory=list)
 
 
+PiiAction = Literal["drop", "hash"]
+
+
 class PiiSpec(_Strict):
     """Personal data: dropped, or replaced by an HMAC keyed from `MLOPS_PII_KEY`."""
 
-    columns: list[str] = Field(default_factory=list)
-    action: Literal["drop", "hash"] = "drop"
+    columns: list[str] | dict[str, PiiAction] = Field(
+        default_factory=list,
+        description="Column names (each gets `action`), or a mapping from column to its own action.",
+    )
+    action: PiiAction = "drop"
+
+    def actions(self) -> dict[str, PiiAction]:
+        """What happens to each personal-data column before anything is stored."""
+        if isinstance(self.columns, dict):
+            return dict(self.columns)
+        return dict.fromkeys(self.columns, self.action)
 
 
 class FeatureSpec(_Strict):
@@ -246,6 +259,14 @@ class DatasetSpec(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")
     description: str = ""
     owner: str = Field("team:ml", description="Dagster owner: an e-mail or `team:NAME`.")
+    intended_use: str = Field(
+        "",
+        description="What the model's scores are for, and for whom; printed on every model card.",
+    )
+    limitations: list[str] = Field(
+        default_factory=list,
+        description="Known limits a reader of the model card must know, one sentence each.",
+    )
     source: SourceSpec
     target: TargetSpec
     time: TimeSpec | None = None
@@ -296,6 +317,11 @@ class DatasetSpec(_Strict):
         return f"{self.name}_model"
 
     def fingerprint(self) -> str:
-        """A short, stable hash of the whole spec: the config part of every version id."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A short, stable hash of the spec: the config part of every version id.
+
+        Fields that only document the model (`CARD_ONLY_FIELDS`) are left out, so
+        rewording them does not mark every asset stale.
+        """
+        behaviour = self.model_dump(mode="json", exclude=set(CARD_ONLY_FIELDS))
+        canonical = json.dumps(behaviour, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]

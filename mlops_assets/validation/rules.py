@@ -68,9 +68,7 @@ def required_columns(spec: DatasetSpec) -> list[str]:
         needed += spec.time.source_columns
     for join in spec.joins:
         needed += join.keys
-    return list(
-        dict.fromkeys(c for c in needed if c not in spec.pii.columns or spec.pii.action == "hash")
-    )
+    return list(dict.fromkeys(c for c in needed if spec.pii.actions().get(c) != "drop"))
 
 
 def target_expr(spec: DatasetSpec, schema: pl.Schema) -> pl.Expr:

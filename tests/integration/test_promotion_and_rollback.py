@@ -151,4 +151,5 @@ def test_scheduled_retraining_job_is_tagged_and_selects_the_training_assets():
         "flights/model",
         "flights/evaluation",
         "flights/promotion",
+        "flights/model_card",
     }

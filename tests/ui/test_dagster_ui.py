@@ -1,0 +1,266 @@
+"""What an analyst reads in the Dagster UI, checked in headless Chromium against the real webserver.
+
+The slice of the default flights pipeline is materialized once (tests/ui/conftest.py); every
+expected value here is read back from the Dagster instance or the asset definitions, so the
+pages are checked against what the platform actually recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import dagster as dg
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from mlops_assets.evaluation import PRIMARY_METRIC
+from mlops_assets.pipeline import build_spec_assets
+from tests.ui.conftest import LOCATION, MLFLOW_UI, MaterializedSlice, save_screenshot
+
+pytestmark = pytest.mark.slow
+MATERIALIZE = re.compile(r"\bMaterialize$")  # the button's name also holds its icon's label
+NO_PERMISSION = re.compile("do not have permission to materialize")
+
+# The lineage graph draws each edge as an SVG path from the middle of the upstream node's
+# right side to the middle of the downstream node's left side; nodes are foreignObjects.
+GRAPH_EDGES_JS = """() => {
+  const nodes = [...document.querySelectorAll('svg foreignObject')].map((node) => {
+    const label = node.querySelector('[class*="assetName"]') || node;
+    const x = +node.getAttribute('x'), y = +node.getAttribute('y');
+    const w = +node.getAttribute('width'), h = +node.getAttribute('height');
+    return {name: label.textContent.trim(), right: x + w, left: x, middle: y + h / 2};
+  });
+  const nearest = (px, py, side) => {
+    let best = null, distance = Infinity;
+    for (const node of nodes) {
+      const d = Math.abs(node[side] - px) + Math.abs(node.middle - py);
+      if (d < distance) { best = node; distance = d; }
+    }
+    return distance < 20 ? best.name : null;
+  };
+  const edges = [...document.querySelectorAll('svg path[marker-end]')].map((path) => {
+    const n = path.getAttribute('d').match(/-?[0-9.]+/g).map(Number);
+    return [nearest(n[0], n[1], 'right'), nearest(n[n.length - 2] + 5, n[n.length - 1], 'left')];
+  });
+  return {nodes: nodes.map((n) => n.name), edges};
+}"""
+
+
+def must_see(locator: Locator, what: str) -> Locator:
+    """The first element the locator finds, once visible; else a failure naming what is missing."""
+    try:
+        locator.first.wait_for(state="visible")
+    except PlaywrightTimeout:
+        raise AssertionError(f"{what}: not shown on {locator.page.url}") from None
+    return locator.first
+
+
+def must_be(locator: Locator, enabled: bool, what: str) -> None:
+    """Wait for a control to settle enabled (or disabled); else a failure naming it."""
+    try:
+        if enabled:
+            expect(locator).to_be_enabled()
+        else:
+            expect(locator).to_be_disabled()
+    except AssertionError:
+        state = "enabled" if enabled else "disabled"
+        raise AssertionError(f"{what}: not {state} on {locator.page.url}") from None
+
+
+def metadata_row(page: Page, key: str) -> Locator:
+    """The row of one metadata entry in an asset's metadata table."""
+    row = page.locator("tr").filter(has=page.get_by_text(key, exact=True))
+    return must_see(row, f"metadata row `{key}`")
+
+
+def open_asset(page: Page, server_url: str, asset: str, view: str | None = None) -> None:
+    """Go to an asset's page (callers then wait for the element they check)."""
+    page.goto(f"{server_url}/assets/flights_slice/{asset}" + (f"?view={view}" if view else ""))
+
+
+def expected_lineage(materialized: MaterializedSlice) -> tuple[set[str], set[tuple[str, str]]]:
+    """Every asset of the spec and every upstream edge between them, from the definitions."""
+    nodes: set[str] = set()
+    edges: set[tuple[str, str]] = set()
+    for assets in build_spec_assets(materialized.spec):
+        for key in assets.keys:
+            nodes.add(key.path[-1])
+            edges |= {(upstream.path[-1], key.path[-1]) for upstream in assets.asset_deps[key]}
+    return nodes, edges
+
+
+def test_asset_graph_shows_every_asset_of_the_spec_with_its_lineage_edges(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    nodes, edges = expected_lineage(materialized_slice)
+    assert len(nodes) >= 10 and len(edges) >= len(nodes) - 1
+    page.goto(f"{materialized_slice.full.url}/locations/{LOCATION}/asset-groups/flights_slice")
+    for name in sorted(nodes):
+        must_see(page.locator("svg foreignObject").get_by_text(name, exact=True), f"node {name}")
+    with contextlib.suppress(PlaywrightTimeout):  # the comparison below names missing edges
+        page.wait_for_function(
+            "count => document.querySelectorAll('svg path[marker-end]').length >= count",
+            arg=len(edges),
+        )
+    shown = page.evaluate(GRAPH_EDGES_JS)
+    assert set(shown["nodes"]) == nodes, f"graph nodes {sorted(shown['nodes'])}"
+    drawn = {tuple(edge) for edge in shown["edges"]}
+    assert not edges - drawn, f"lineage edges missing from the graph: {sorted(edges - drawn)}"
+    assert not drawn - edges, f"edges the definitions do not have: {sorted(drawn - edges)}"
+
+
+def test_model_page_shows_its_metrics_mlflow_run_link_and_model_version(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    metadata = materialized_slice.latest_metadata("model")
+    metric = f"valid_{PRIMARY_METRIC[materialized_slice.spec.target.task][0]}"
+    open_asset(page, materialized_slice.full.url, "model")
+    version = metadata_row(page, "model_version")
+    assert version.locator("td").last.inner_text().strip() == str(metadata["model_version"])
+    assert repr(metadata[metric]) in metadata_row(page, metric).inner_text()
+    assert (
+        str(metadata["decision_threshold"]) in metadata_row(page, "decision_threshold").inner_text()
+    )
+    run_url = metadata["mlflow_run"]
+    assert (
+        run_url.startswith(f"{MLFLOW_UI}/#/experiments/") and metadata["mlflow_run_id"] in run_url
+    )
+    must_see(
+        metadata_row(page, "mlflow_run").locator(f'a[href="{run_url}"]'), "link to the MLflow run"
+    )
+    must_see(
+        metadata_row(page, "mlflow_model_version").locator(
+            f'a[href="{metadata["mlflow_model_version"]}"]'
+        ),
+        "link to the registered model version in MLflow",
+    )
+
+
+def test_evaluation_report_renders_markdown_tables_and_its_plot(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    metadata = materialized_slice.latest_metadata("evaluation")
+    metric = PRIMARY_METRIC[materialized_slice.spec.target.task][0]
+    open_asset(page, materialized_slice.full.url, "evaluation")
+    comparison = must_see(
+        metadata_row(page, "metrics_vs_baseline").locator("table"), "metrics_vs_baseline as a table"
+    )
+    assert comparison.locator("th").all_inner_texts() == ["metric", "model", "baseline"]
+    primary = must_see(
+        comparison.locator("tr").filter(has=page.get_by_text(metric, exact=True)),
+        f"{metric} row of the comparison table",
+    )
+    assert f"{metadata[f'test_{metric}']:.4f}" in primary.inner_text()
+    for report in ("calibration", "slices", "feature_importance"):
+        table = must_see(metadata_row(page, report).locator("table"), f"{report} as a table")
+        assert table.locator("tbody tr").count() >= 2, f"{report} table has no rows"
+    must_see(metadata_row(page, "plot").get_by_text("[Show Markdown]"), "plot opener").click()
+    image = must_see(page.get_by_role("dialog").locator("img"), "evaluation plot image")
+    with contextlib.suppress(PlaywrightTimeout):  # the assertion below reports the size
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+        )
+    width, height = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+    assert width > 0 and height > 0, f"evaluation plot did not load ({width}x{height})"
+
+
+def test_drift_page_shows_per_feature_scores(page: Page, materialized_slice: MaterializedSlice):
+    metadata = materialized_slice.latest_metadata("drift")
+    severities = {
+        k.removeprefix("drift_severity_"): v
+        for k, v in metadata.items()
+        if k.startswith("drift_severity_")
+    }
+    assert severities, "the drift asset recorded no per-feature scores"
+    open_asset(page, materialized_slice.full.url, "drift")
+    assert str(metadata["drift_share"]) in metadata_row(page, "drift_share").inner_text()
+    table = must_see(metadata_row(page, "feature_drift").locator("table"), "feature_drift table")
+    header = table.locator("th").all_inner_texts()
+    assert header[:4] == ["column", "kind", "method", "score"], f"feature_drift header {header}"
+    for feature, severity in severities.items():
+        must_see(
+            table.locator("tr").filter(has=page.get_by_text(feature, exact=True)),
+            f"drift row of feature {feature}",
+        )
+        assert repr(severity) in metadata_row(page, f"drift_severity_{feature}").inner_text()
+
+
+@pytest.mark.parametrize("asset", ["validated", "drift"])
+def test_checks_tab_lists_pandera_and_drift_checks_with_their_last_results(
+    page: Page, materialized_slice: MaterializedSlice, asset: str
+):
+    key = dg.AssetKey(["flights_slice", asset])
+    checks = sorted(
+        spec.name
+        for assets in build_spec_assets(materialized_slice.spec)
+        for spec in assets.check_specs
+        if spec.asset_key == key
+    )
+    assert len(checks) >= 3
+    failed = {row["check"] for row in materialized_slice.summary["failed_checks"]}
+    open_asset(page, materialized_slice.full.url, asset, view="checks")
+    must_see(page.get_by_text(f"Checks ({len(checks)})"), f"checks count of {asset}")
+    for check in checks:
+        result = "Failed" if f"flights_slice/{asset}:{check}" in failed else "Succeeded"
+        entry = page.locator("span").filter(has=page.locator(f'[title="{check}"]'))
+        must_see(entry.filter(has_text=result), f"check {check} with last result {result}")
+
+
+def test_read_only_webserver_shows_the_same_pages_but_cannot_launch_a_run(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    full, read_only = materialized_slice.full, materialized_slice.read_only
+    version = str(materialized_slice.latest_metadata("model")["model_version"])
+    open_asset(page, full.url, "model")
+    must_see(metadata_row(page, "model_version").get_by_text(version, exact=True), "model version")
+    materialize = must_see(page.get_by_role("button", name=MATERIALIZE), "Materialize button")
+    must_be(materialize, True, "Materialize button of the full webserver")
+    save_screenshot(page, "test_read_only_webserver_full_for_comparison")
+
+    open_asset(page, read_only.url, "model")
+    must_see(metadata_row(page, "model_version").get_by_text(version, exact=True), "model version")
+    must_see(metadata_row(page, "mlflow_run").locator("a"), "MLflow run link (read-only)")
+    materialize = must_see(
+        page.get_by_role("button", name=MATERIALIZE), "Materialize button (read-only)"
+    )
+    must_be(materialize, False, "Materialize button of the read-only webserver")
+    materialize.hover(force=True)
+    must_see(page.get_by_text(NO_PERMISSION), "read-only tooltip on the Materialize button")
+    page.goto(f"{read_only.url}/locations/{LOCATION}/asset-groups/flights_slice")
+    must_see(page.locator("svg foreignObject").get_by_text("model", exact=True), "model node")
+    materialize_all = must_see(
+        page.get_by_role("button", name="Materialize all"), "Materialize all button (read-only)"
+    )
+    must_be(materialize_all, False, "Materialize all button of the read-only webserver")
+
+    with materialized_slice.instance() as instance:
+        runs_before = len(instance.get_runs())
+    launch = read_only.graphql(
+        """mutation Launch($params: ExecutionParams!) {
+          launchPipelineExecution(executionParams: $params) {
+            __typename ... on UnauthorizedError { message } ... on PythonError { message } } }""",
+        {
+            "params": {
+                "selector": {
+                    "repositoryLocationName": LOCATION,
+                    "repositoryName": "__repository__",
+                    "jobName": "__ASSET_JOB",
+                    "assetSelection": [{"path": ["flights_slice", "model"]}],
+                },
+                "mode": "default",
+            }
+        },
+    )
+    assert launch["data"]["launchPipelineExecution"]["__typename"] == "UnauthorizedError", launch
+    permissions = "{ permissions { permission value } }"
+    allowed = [
+        {p["permission"]: p["value"] for p in server.graphql(permissions)["data"]["permissions"]}[
+            "launch_pipeline_execution"
+        ]
+        for server in (full, read_only)
+    ]
+    assert allowed == [True, False], "launch permission (full, read-only)"
+    with materialized_slice.instance() as instance:
+        assert len(instance.get_runs()) == runs_before
