@@ -23,6 +23,24 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
+# Every asset a spec becomes (policy_backtest is on demand, outside the pipeline's runs).
+PIPELINE_ASSET_NAMES = frozenset(
+    {
+        "raw",
+        "validated",
+        "rejected_rows",
+        "features",
+        "training_set",
+        "model",
+        "evaluation",
+        "promotion",
+        "model_card",
+        "predictions",
+        "drift",
+    }
+)
+
+
 def require_service(available: bool, what: str) -> None:
     """Skip a test whose system service is missing, or fail it under `make test`.
 

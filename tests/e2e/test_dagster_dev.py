@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import ROOT, churn_spec
+from tests.conftest import PIPELINE_ASSET_NAMES, ROOT, churn_spec
 
 pytestmark = pytest.mark.slow
 DAGSTER = str(Path(sys.executable).parent / "dagster")
@@ -81,17 +81,5 @@ def test_the_bootstrap_sensor_materializes_the_whole_graph_without_clicks(dagste
     assert runs[0].status == dg.DagsterRunStatus.SUCCESS
     nodes = _graphql(port, "{ assetNodes { assetKey { path } } }")["data"]["assetNodes"]
     assert {"/".join(n["assetKey"]["path"]) for n in nodes} == {
-        f"churn/{name}"
-        for name in (
-            "raw",
-            "validated",
-            "rejected_rows",
-            "features",
-            "training_set",
-            "model",
-            "evaluation",
-            "promotion",
-            "predictions",
-            "drift",
-        )
+        f"churn/{name}" for name in PIPELINE_ASSET_NAMES
     }

@@ -8,7 +8,7 @@ from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.pipeline import build_spec_assets, materialized_on_bootstrap
 from mlops_assets.specs import DatasetSpec
 from sensors.bootstrap import PARTITION_RANGE_END, PARTITION_RANGE_START, build_bootstrap_sensor
-from tests.conftest import flights_slice_spec
+from tests.conftest import PIPELINE_ASSET_NAMES, flights_slice_spec
 
 
 def _sensor(spec: DatasetSpec) -> tuple[dg.SensorDefinition, SpecAssets]:
@@ -30,19 +30,7 @@ def test_requests_every_partition_in_one_run_with_a_stable_run_key():
     assert request.tags[PARTITION_RANGE_START] == "2013-01-01"
     assert request.tags[PARTITION_RANGE_END] == "2013-01-21"
     assert request.tags["mlops/trigger"] == "bootstrap"
-    assert {key.path[-1] for key in request.asset_selection} == {
-        "raw",
-        "validated",
-        "rejected_rows",
-        "features",
-        "training_set",
-        "model",
-        "evaluation",
-        "promotion",
-        "model_card",
-        "predictions",
-        "drift",
-    }
+    assert {key.path[-1] for key in request.asset_selection} == PIPELINE_ASSET_NAMES
     assert (
         request.run_key
         == second.run_requests[0].run_key
