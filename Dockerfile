@@ -49,5 +49,5 @@ COPY workspace.yaml ./
 USER 10001:10001
 EXPOSE 4000
 HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=5 \
-    CMD ["sh", "-c", "dagster api grpc-health-check -p \"$GRPC_PORT\""]
+    CMD ["python", "-m", "mlops_assets.code_server_health"]
 CMD ["sh", "-c", "exec dagster code-server start -h \"$GRPC_HOST\" -p \"$GRPC_PORT\" -m mlops_assets.definitions"]
