@@ -16,8 +16,10 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 COPY mlops_assets ./mlops_assets
 COPY resources ./resources
 COPY sensors ./sensors
+# uv keys its cache of a local project on pyproject.toml alone: without
+# --reinstall-package a source change would install the cached, stale wheel.
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --locked --no-dev --no-editable
+    uv sync --locked --no-dev --no-editable --reinstall-package mlops-assets
 
 FROM python:3.11-slim
 ARG GIT_COMMIT=unknown

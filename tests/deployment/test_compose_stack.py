@@ -8,12 +8,15 @@ with DockerRunLauncher, the exporter and the authenticating proxy, all on loopba
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 from urllib.parse import quote
 
 import docker
 import psycopg2
 import pytest
 
+from tests.conftest import ROOT
 from tests.deployment.compose_stack import (
     BACKFILL_SPEC,
     EXPORTER_URL,
@@ -170,3 +173,41 @@ def test_a_backfill_runs_its_partitions_in_parallel_containers(stack):
     spans = sorted((run["startTime"], run["endTime"]) for run in runs)
     overlapping = [(a, b) for i, a in enumerate(spans) for b in spans[i + 1 :] if b[0] < a[1]]
     assert overlapping, spans
+
+
+def _source_digest_script() -> str:
+    """Python that prints a digest of every installed platform source file, relative path first."""
+    return (
+        "import hashlib, importlib, pathlib\n"
+        "d = hashlib.sha256()\n"
+        "for name in ('mlops_assets', 'resources', 'sensors'):\n"
+        "    root = pathlib.Path(importlib.import_module(name).__file__).parent\n"
+        "    for f in sorted(root.rglob('*')):\n"
+        "        if f.is_file() and f.suffix in ('.py', '.yaml'):\n"
+        "            d.update(f'{name}/{f.relative_to(root)}'.encode()); d.update(f.read_bytes())\n"
+        "print(d.hexdigest())\n"
+    )
+
+
+def test_the_image_runs_the_source_of_this_checkout(stack):
+    """The image installs this checkout's code, not a wheel cached from an earlier build."""
+    expected = subprocess.run(
+        [sys.executable, "-c", _source_digest_script()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    in_image = (
+        docker.from_env()
+        .containers.run(
+            IMAGE,
+            ["python", "-c", _source_digest_script()],
+            remove=True,
+            network_mode="host",
+            working_dir="/",
+        )
+        .decode()
+        .strip()
+    )
+    assert in_image == expected
