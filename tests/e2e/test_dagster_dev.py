@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import PIPELINE_ASSET_NAMES, ROOT, churn_spec
+from tests.conftest import PIPELINE_ASSET_NAMES, ROOT, churn_spec, free_port
 
 pytestmark = pytest.mark.slow
 DAGSTER = str(Path(sys.executable).parent / "dagster")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _graphql(port: int, query: str) -> dict:
@@ -41,7 +34,7 @@ def _graphql(port: int, query: str) -> dict:
 def dagster_dev(platform):
     path = platform.data / "customers.csv"
     platform.write_spec(churn_spec(path, rows=800))
-    port = _free_port()
+    port = free_port()
     log = (platform.home / "dagster_dev.log").open("w")
     process = subprocess.Popen(
         [DAGSTER, "dev", "-h", "127.0.0.1", "-p", str(port), "-w", "workspace.yaml"],

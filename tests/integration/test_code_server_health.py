@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,16 +10,10 @@ from pathlib import Path
 import pytest
 
 from mlops_assets.code_server_health import code_server_problem
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 START_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _serve(module: str, port: int, workdir: Path, log: Path) -> subprocess.Popen:
@@ -55,7 +48,7 @@ def _answer_once_reachable(port: int, server: subprocess.Popen, log: Path) -> st
 def test_health_check_reports_load_errors(tmp_path: Path, broken: bool) -> None:
     module = "broken_location" if broken else "mlops_assets.definitions"
     (tmp_path / "broken_location.py").write_text("import a_library_the_image_lacks  # noqa: F401\n")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     server = _serve(module, port, tmp_path, log)
     try:

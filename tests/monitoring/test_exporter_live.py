@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.conftest import ROOT, churn_spec, customers_table, require_service
+from tests.conftest import ROOT, churn_spec, customers_table, free_port, require_service
 from tests.monitoring.promql_names import metric_names
 
 pytestmark = pytest.mark.slow
@@ -51,12 +50,6 @@ def daily_customers(path: Path) -> None:
         .alias("tenure_months"),
     )
     table.write_csv(path)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(url: str, timeout: float = 10) -> bytes:

@@ -9,16 +9,10 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT, churn_spec
+from tests.conftest import ROOT, churn_spec, free_port
 
 pytestmark = pytest.mark.slow
 WAIT_SECONDS = 300
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(url: str) -> bytes | None:
@@ -36,7 +30,7 @@ def _listening(port: int) -> bool:
 
 def test_make_run_serves_metrics_and_stops_them_with_dagster_dev(platform):
     platform.write_spec(churn_spec(platform.data / "customers.csv", rows=300))
-    port, exporter_port = _free_port(), _free_port()
+    port, exporter_port = free_port(), free_port()
     log_path = platform.home / "make_run.log"
     env = {**os.environ, "MLOPS_BOOTSTRAP": "0", "MLOPS_AUTOMATION": "0"}
     with log_path.open("w") as log:

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ import pytest
 import yaml
 
 from mlops_assets.specs import DatasetSpec
-from tests.conftest import ROOT, flights_slice_spec, require_service
+from tests.conftest import ROOT, flights_slice_spec, free_port, require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -92,14 +91,8 @@ class MaterializedSlice:
         return {k: v.value for k, v in event.asset_materialization.metadata.items()}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _start_webserver(env: dict[str, str], folder: Path, *extra: str) -> Webserver:
-    port = _free_port()
+    port = free_port()
     log = folder / f"webserver-{port}.log"
     process = subprocess.Popen(
         [
