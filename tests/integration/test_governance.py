@@ -67,6 +67,18 @@ def _retrain_on_schedule(platform) -> None:
     assert result.success
 
 
+def _retrain_a_bagged_challenger_on_schedule(platform, path) -> None:
+    """A second training with other bagging settings: close to v1, within the allowed drop."""
+    platform.write_spec(
+        governed_churn_spec(
+            path,
+            seed=7,
+            params={"feature_fraction": 0.7, "bagging_fraction": 0.7, "bagging_freq": 1},
+        )
+    )
+    _retrain_on_schedule(platform)
+
+
 @pytest.fixture
 def churn(platform):
     path = platform.data / "customers.csv"
@@ -79,14 +91,7 @@ def churn(platform):
 
 def test_every_training_writes_a_card_to_dagster_and_mlflow(churn):
     platform, path = churn
-    platform.write_spec(
-        governed_churn_spec(
-            path,
-            seed=7,
-            params={"feature_fraction": 0.7, "bagging_fraction": 0.7, "bagging_freq": 1},
-        )
-    )
-    _retrain_on_schedule(platform)
+    _retrain_a_bagged_challenger_on_schedule(platform, path)
     cards = _cards(platform)
     assert set(cards) == {1, 2}
     client = mlflow.MlflowClient()
@@ -162,14 +167,7 @@ def test_a_rejected_challenger_gets_its_card_and_the_champion_stays(churn):
 
 def test_audit_lists_promotions_rejection_and_rollback_in_order(churn, capsys):
     platform, path = churn
-    platform.write_spec(
-        governed_churn_spec(
-            path,
-            seed=7,
-            params={"feature_fraction": 0.7, "bagging_fraction": 0.7, "bagging_freq": 1},
-        )
-    )
-    _retrain_on_schedule(platform)
+    _retrain_a_bagged_challenger_on_schedule(platform, path)
     reason = "v2 over-predicts churn for new plans"
     assert (
         main(["rollback", "--spec", "churn", "--reason", reason, "--user", "bob@example.com"]) == 0
