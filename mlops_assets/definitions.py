@@ -82,7 +82,7 @@ def build_definitions() -> dg.Definitions:
         )
         sensors.append(
             build_drift_retraining_sensor(
-                spec.name, names.drift, job, spec.retraining.cooldown_hours, automation_status
+                spec.name, names.drift, names.training_set, job, automation_status
             )
         )
         sensors.append(

@@ -1,26 +1,40 @@
 """The drift asset: has the data the champion sees moved away from what it learned from?
 
-Each window of new feature rows is compared, column by column, with the
-champion's training rows (the exact recorded table version); the champion's
-scores are compared the same way, and once labels are there, its realized
-metric is compared with its test metric. Whether this adds up to a reason to
-retrain (several drifted windows in a row, or one far out) is decided here as
-`retrain_signal` and acted on by the drift sensor.
+Every monitoring window of the run (a partition; the whole table for a spec
+without time) is measured on the rows the champion never trained on: feature
+drift against its training rows (the exact recorded table version), drift of
+its scores and, once labels are there, its realized metric against its own
+per-window test metric. Windows inside its training data are recorded as such
+and not monitored. The retraining policy (`mlops_assets/policy/retraining.py`)
+then decides window by window, in event-time order, whether this adds up to a
+reason to retrain; every signal of the run is listed in the metadata, where the
+drift sensor reads them.
 """
 
+import datetime as dt
+
 import dagster as dg
-import mlflow.pyfunc
 import numpy as np
 import polars as pl
 
 from mlops_assets.assets.metadata import partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
-from mlops_assets.drift import DriftSettings, column_drift, dataset_drift, prediction_drift
-from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table, task_metrics
+from mlops_assets.assets.predictions import ROW_HASH, feature_row_hash, stored_scores
+from mlops_assets.drift import DriftSettings, ReferenceProfile
+from mlops_assets.drift.detection import REPORT_SCHEMA
+from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
+from mlops_assets.governance.recorded_events import newest_training_data
 from mlops_assets.ingest.raw_batch import PARTITION
+from mlops_assets.policy.evidence import (
+    ChampionView,
+    WindowMeasurement,
+    drift_scores,
+    measure_window,
+)
+from mlops_assets.policy.retraining import Decision, PolicyState, RetrainingPolicy, step
 from mlops_assets.serving.champion import champion_version
-from mlops_assets.serving.reference import champion_reference
-from mlops_assets.serving.scoring import score_frame
+from mlops_assets.serving.reference import champion_record
+from mlops_assets.serving.registered import LoadedModel, load_version
 from mlops_assets.versioning import content_hash
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
@@ -29,8 +43,51 @@ NO_FEATURE_DRIFT = "no_feature_drift"
 NO_PREDICTION_DRIFT = "no_prediction_drift"
 NO_PERFORMANCE_DROP = "no_performance_drop"
 DRIFT_FEATURES_SHOWN = 10
-MIN_LABELLED_ROWS = 30
+WINDOW_SCHEMA: dict[str, pl.DataType] = {
+    "window_start": pl.Datetime("us"),
+    "window_end": pl.Datetime("us"),
+    "champion_version": pl.String(),
+    "status": pl.String(),
+    "rows": pl.Int64(),
+    "unseen_rows": pl.Int64(),
+    "labelled_rows": pl.Int64(),
+    "drift_share": pl.Float64(),
+    "dataset_drift": pl.Boolean(),
+    "prediction_drift_method": pl.String(),
+    "prediction_drift_score": pl.Float64(),
+    "prediction_drifted": pl.Boolean(),
+    "realized_metric": pl.Float64(),
+    "expected_metric": pl.Float64(),
+    "degraded": pl.Boolean(),
+    "decision": pl.String(),
+    "signal": pl.String(),
+    "reason": pl.String(),
+    "drifted_in_a_row": pl.Int64(),
+    "degraded_in_a_row": pl.Int64(),
+    "quiet_until": pl.Datetime("us"),
+}
 REPORT_COLUMNS = {
+    "window_start": "Start of the monitoring window (event time)",
+    "window_end": "End of the monitoring window (exclusive)",
+    "champion_version": "Champion model version the window was compared with",
+    "status": "measured, awaiting_labels, or trained_on (inside the champion's training data: not monitored)",
+    "rows": "Feature rows in the window",
+    "unseen_rows": "Rows of the window the champion never trained on: the only ones measured",
+    "labelled_rows": "Unseen rows with a label, on which the realized metric is measured",
+    "drift_share": "Share of features that drifted in the window",
+    "dataset_drift": "Whether the drift share reached drift.dataset_drift_share",
+    "prediction_drift_method": "Test that decides prediction drift (as for a numeric feature)",
+    "prediction_drift_score": "Drift of the champion's scores against its scores of its training rows",
+    "prediction_drifted": "Whether the champion's scores drifted in the window",
+    "realized_metric": "The champion's primary metric on the window's labelled unseen rows",
+    "expected_metric": "The champion's mean per-window metric on its own test windows",
+    "degraded": "Realized metric more than drift.max_metric_drop below the expected one",
+    "decision": "The retraining policy's verdict: retrain, cooldown, watch or not_monitored",
+    "signal": "What raised a retrain signal: performance, drift or hard_drift",
+    "reason": "Why, in words",
+    "drifted_in_a_row": "Drifted monitored windows in a row, this one included",
+    "degraded_in_a_row": "Degraded labelled windows in a row, this one included",
+    "quiet_until": "No new signal before this event time (cooldown)",
     "column": "Feature compared with the champion's training rows",
     "kind": "numeric or categorical",
     "method": "Test that decides drift for this feature",
@@ -44,7 +101,6 @@ REPORT_COLUMNS = {
     "wasserstein_normed": "Wasserstein distance over the reference standard deviation",
     "jensen_shannon": "Jensen-Shannon distance, base 2 (categorical features)",
     "chi_square_p_value": "Chi-square p-value (categorical features)",
-    "champion_version": "Champion model version the window was compared with",
 }
 
 
@@ -64,51 +120,140 @@ def drift_settings(spec) -> DriftSettings:
     )
 
 
-def drifted_in_a_row(
-    instance: dg.DagsterInstance, key: dg.AssetKey, this_window: set[str], drifted: bool, limit: int
-) -> int:
-    """How many windows in a row, this one included, drifted (read from metadata, not data)."""
-    if not drifted:
-        return 0
-    latest: dict[str, bool] = {}
-    for record in instance.fetch_materializations(key, limit=limit * 4).records:
-        materialization = record.asset_materialization
-        partition = materialization.partition
-        if partition is None or partition in this_window or partition in latest:
-            continue
-        if "dataset_drift" in materialization.metadata:
-            latest[partition] = bool(materialization.metadata["dataset_drift"].value)
-    streak = 1
-    for partition in sorted(latest, reverse=True):
-        if streak >= limit or not latest[partition]:
-            break
-        streak += 1
-    return streak
+def _naive(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def champion_scores(
-    model, frame: pl.DataFrame, predictions: pl.DataFrame | None, version: str, task: str
-) -> np.ndarray:
-    """The champion's scores of a window: stored predictions when they are the champion's, else fresh ones."""
-    if task != "multiclass":
-        stored = (
-            predictions.filter(pl.col("model_version") == version)
-            if predictions is not None
-            else None
-        )
-        if stored is not None and stored.height == frame.height:
-            return stored["prediction"].to_numpy()
-        return score_frame(model, frame).scores
-    return score_frame(model, frame).scores.argmax(axis=1).astype(float)
+def monitoring_windows(
+    names: SpecAssets, context: dg.AssetExecutionContext, features: pl.DataFrame
+) -> list[tuple[dt.datetime, dt.datetime, pl.DataFrame]]:
+    """The run's windows in event-time order: its partitions, or the whole table timed now."""
+    partitions = names.partitions_def
+    if partitions is None or not (context.has_partition_key or context.has_partition_key_range):
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        return [(now, now, features)]
+    by_day = features.partition_by(PARTITION, as_dict=True) if PARTITION in features.columns else {}
+    windows = []
+    for key in context.partition_keys:
+        window = partitions.time_window_for_partition_key(key)
+        start, end = _naive(window.start), _naive(window.end)
+        rows = by_day.get((start.date(),))
+        if rows is not None and rows.height:
+            windows.append((start, end, rows))
+    return sorted(windows, key=lambda w: w[0])
+
+
+def champion_scorer(predictions: pl.DataFrame, model: LoadedModel):
+    """The champion's scores of given feature rows: stored ones when all are there, else fresh."""
+    task, classes = model.encoding.task, model.encoding.classes
+    stored = (
+        stored_scores(predictions.filter(pl.col("model_version") == model.version), classes, task)
+        if ROW_HASH in predictions.columns
+        else None
+    )
+
+    def scores(rows: pl.DataFrame) -> np.ndarray:
+        if stored is not None and stored.height:
+            found = rows.select(feature_row_hash(rows)).join(
+                stored, on=ROW_HASH, how="left", maintain_order="left"
+            )
+            values = found.drop(ROW_HASH)
+            if values.null_count().sum_horizontal().item() == 0:
+                matrix = values.to_numpy().astype(np.float64)
+                return matrix if task == "multiclass" else matrix[:, 0]
+        return model.predict(rows)
+
+    return scores
+
+
+def prior_state(
+    delta: DeltaStore, names: SpecAssets, version: str, first_window: dt.datetime | None
+) -> PolicyState:
+    """The policy's state after the latest window recorded before this run's first window."""
+    if delta.version(names.drift) is None:
+        return PolicyState()
+    table = delta.scan(names.drift)
+    if names.partitions_def is not None and first_window is not None:
+        table = table.filter(pl.col("window_start") < first_window)
+    if "quiet_until" not in table.collect_schema():
+        return PolicyState()
+    latest = (
+        table.select("window_start", "champion_version", *PolicyState.__dataclass_fields__)
+        .sort("window_start")
+        .tail(1)
+        .collect()
+    )
+    if latest.height == 0:
+        return PolicyState()
+    row = latest.row(0, named=True)
+    state = PolicyState(
+        int(row["drifted_in_a_row"] or 0), int(row["degraded_in_a_row"] or 0), row["quiet_until"]
+    )
+    return state if row["champion_version"] == version else state.for_new_champion()
+
+
+def window_table(
+    measurement: WindowMeasurement,
+    decision: Decision,
+    version: str,
+    expected: float | None,
+    partitioned: bool,
+) -> pl.DataFrame:
+    """The window's rows of the drift table: one per feature (one row when not monitored)."""
+    evidence, prediction = measurement.evidence, measurement.prediction or {}
+    window = {
+        "window_start": evidence.start,
+        "window_end": evidence.end,
+        "champion_version": version,
+        "status": measurement.status,
+        "rows": measurement.rows,
+        "unseen_rows": measurement.unseen_rows,
+        "labelled_rows": measurement.labelled_rows,
+        "drift_share": evidence.drift_share,
+        "dataset_drift": evidence.dataset_drift if evidence.monitored else None,
+        "prediction_drift_method": prediction.get("method"),
+        "prediction_drift_score": prediction.get("score"),
+        "prediction_drifted": prediction.get("drifted"),
+        "realized_metric": measurement.realized,
+        "expected_metric": expected,
+        "degraded": decision.degraded,
+        "decision": decision.action,
+        "signal": decision.signal,
+        "reason": decision.reason,
+        "drifted_in_a_row": decision.drifted_in_a_row,
+        "degraded_in_a_row": decision.degraded_in_a_row,
+        "quiet_until": None,
+    }
+    report = measurement.report
+    if report.height == 0:
+        report = pl.DataFrame([dict.fromkeys(REPORT_SCHEMA)], schema=REPORT_SCHEMA)
+    frame = report.select(
+        *[pl.lit(window[name], dtype=dtype).alias(name) for name, dtype in WINDOW_SCHEMA.items()],
+        *REPORT_SCHEMA,
+    )
+    if partitioned:
+        frame = frame.with_columns(pl.col("window_start").dt.date().alias(PARTITION))
+    return frame
+
+
+def recorded_signal(decision: Decision, measurement: WindowMeasurement, window: str) -> dict:
+    return {
+        "window": window,
+        "window_end": decision.window_end.isoformat(),
+        "signal": decision.signal,
+        "reason": decision.reason,
+        "drifted_features": list(measurement.evidence.drifted_features[:10]),
+    }
 
 
 def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
     task = spec.target.task
     metric_name, _ = PRIMARY_METRIC[task]
+    policy = RetrainingPolicy.from_spec(spec)
 
     @dg.asset(
-        **names.asset_args(names.drift, "drift1"),
+        **names.asset_args(names.drift, "drift2"),
         kinds={"polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
@@ -121,21 +266,24 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 NO_FEATURE_DRIFT,
                 asset=names.drift,
-                description="Feature drift share below spec drift.dataset_drift_share (warns on any drifted feature).",
+                description="No monitored window's drift share reaches drift.dataset_drift_share "
+                "(warns on any drifted feature).",
             ),
             dg.AssetCheckSpec(
                 NO_PREDICTION_DRIFT,
                 asset=names.drift,
-                description="The champion's score distribution has not moved.",
+                description="The champion's score distribution has not moved in any monitored window.",
             ),
             dg.AssetCheckSpec(
                 NO_PERFORMANCE_DROP,
                 asset=names.drift,
-                description="Where labels exist, the realized metric is within drift.max_metric_drop of the champion's test metric.",
+                description="Where labels exist, no window's realized metric is more than "
+                "drift.max_metric_drop below the champion's per-window test metric.",
             ),
         ],
-        description="Per-feature drift (PSI, KS, Jensen-Shannon, Wasserstein, chi-square), prediction drift "
-        "and realized performance of this window against the champion's training data; the debounced retrain signal.",
+        description="Per window, on rows the champion never trained on: feature drift (PSI, KS, "
+        "Jensen-Shannon, Wasserstein, chi-square), prediction drift and realized performance against "
+        "the champion's training data and test windows; the retraining policy's decision per window.",
     )
     def drift(
         context: dg.AssetExecutionContext,
@@ -144,122 +292,190 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         mlflow_tracking: MlflowTracking,
         delta: DeltaStore,
     ):
-        """How far this window moved from the champion's training data, and whether to retrain."""
+        """How far each window moved from the champion's training data, and whether to retrain."""
         client = mlflow_tracking.client()
         version = champion_version(client, spec.model_name)
         if version is None:
             raise dg.Failure(f"{spec.model_name} has no champion to compare with")
         settings = drift_settings(spec)
-        reference, champion_test = champion_reference(
-            client,
-            spec.model_name,
-            version,
-            spec.drift.max_sample_rows,
-            delta.object_store_options(),
+        record = champion_record(client, spec.model_name, version, delta.object_store_options())
+        model = load_version(spec.model_name, version)
+        reference_rows = record.training_rows(spec.drift.max_sample_rows)
+        view = ChampionView(
+            task=task,
+            target=spec.target.column,
+            encoding=model.encoding,
+            scope=record.scope,
+            reference=ReferenceProfile(reference_rows, model.encoding.features, settings),
+            reference_scores=drift_scores(task, model.predict(reference_rows)),
+            settings=settings,
+            threshold=spec.quality.decision_threshold,
+            min_labelled_rows=spec.retraining.min_labelled_rows,
         )
-        model = mlflow.pyfunc.load_model(f"models:/{spec.model_name}/{version}")
-        encoding = model.unwrap_python_model().encoding
-        report = column_drift(
-            reference, features, encoding.features, encoding.categorical, settings
-        )
-        share, drifted = dataset_drift(report, settings)
-        reference_scores = champion_scores(model, reference, None, version, task)
-        current_scores = champion_scores(model, features, predictions, version, task)
-        prediction = prediction_drift(reference_scores, current_scores, settings)
-        realized = None
-        labelled, labels = encoding.known_labels(features, spec.target.column)
-        if labelled.height >= MIN_LABELLED_ROWS:
-            scores = score_frame(model, labelled).scores
-            n_classes = len(encoding.classes) or None
-            realized = task_metrics(task, labels, scores, n_classes=n_classes)[metric_name]
-        champion_metric = champion_test.get(metric_name)
-        window = set(context.partition_keys) if spec.time is not None else set()
-        streak = drifted_in_a_row(
-            context.instance,
-            names.drift,
-            window,
-            drifted,
-            spec.retraining.drifted_partitions_in_a_row,
-        )
-        signal = (
-            streak >= spec.retraining.drifted_partitions_in_a_row
-            or share >= spec.retraining.hard_drift_share
-        )
-        drifted_features = report.filter(pl.col("drifted"))["column"].to_list()
-        top = report.head(DRIFT_FEATURES_SHOWN)
-        context.log.info(
-            f"{spec.name}: drift share {share:.2f} ({len(drifted_features)} features), signal {signal}"
-        )
-        table = report.with_columns(pl.lit(version).alias("champion_version"))
-        if spec.time is not None:
-            table = table.with_columns(
-                pl.lit(features[PARTITION].min(), dtype=pl.Date).alias(PARTITION)
+        expected = record.expected_metric(metric_name)
+        windows = monitoring_windows(names, context, features)
+        state = prior_state(delta, names, version, windows[0][0] if windows else None)
+        for through in (
+            record.data_through,
+            newest_training_data(context.instance, names.training_set),
+        ):
+            state = state.after_training(through)
+        scorer = champion_scorer(predictions, model)
+        tables, measured, signals = [], [], []
+        for start, end, rows in windows:
+            measurement = measure_window(view, start, end, rows, scorer)
+            decision, state = step(policy, state, measurement.evidence, expected)
+            table = window_table(
+                measurement, decision, version, expected, names.partitions_def is not None
             )
-        numeric_scores = {
+            tables.append(
+                table.with_columns(
+                    pl.lit(state.quiet_until, dtype=pl.Datetime("us")).alias("quiet_until")
+                )
+            )
+            if measurement.evidence.monitored:
+                measured.append((measurement, decision))
+            if decision.retrain:
+                label = (
+                    start.date().isoformat()
+                    if names.partitions_def
+                    else f"{start:%Y-%m-%dT%H:%M:%S}"
+                )
+                signals.append(recorded_signal(decision, measurement, label))
+        table = (
+            pl.concat(tables) if tables else pl.DataFrame(schema={**WINDOW_SCHEMA, **REPORT_SCHEMA})
+        )
+        context.log.info(
+            f"{spec.name}: {len(windows)} windows, {len(measured)} monitored against v{version}, "
+            f"{len(signals)} retrain signal(s)"
+        )
+        yield dg.Output(
+            table,
+            data_version=dg.DataVersion(content_hash(table)),
+            metadata=drift_metadata(
+                spec, table, version, expected, windows, measured, signals, partition_count(context)
+            ),
+        )
+        yield from drift_checks(spec, measured, expected, settings)
+
+    return drift
+
+
+def drift_metadata(
+    spec,
+    table: pl.DataFrame,
+    version: str,
+    expected: float | None,
+    windows: list,
+    measured: list[tuple[WindowMeasurement, Decision]],
+    signals: list[dict],
+    partitions: int,
+) -> dict:
+    """What an analyst and the drift sensor read: the latest monitored window, and every signal."""
+    metric_name, _ = PRIMARY_METRIC[spec.target.task]
+    statuses = [m.status for m, _ in measured]
+    metadata = {
+        **table_metadata(table, spec, REPORT_COLUMNS, partitions=partitions),
+        "champion_version": dg.MetadataValue.int(int(version)),
+        "windows": dg.MetadataValue.int(len(windows)),
+        "windows_monitored": dg.MetadataValue.int(len(measured)),
+        "windows_trained_on": dg.MetadataValue.int(len(windows) - len(measured)),
+        "windows_awaiting_labels": dg.MetadataValue.int(statuses.count("awaiting_labels")),
+        "retrain_signal": dg.MetadataValue.bool(bool(signals)),
+        "retrain_signals": dg.MetadataValue.json(signals),
+        f"champion_test_{metric_name}": dg.MetadataValue.float(
+            expected if expected is not None else float("nan")
+        ),
+    }
+    if not measured:
+        metadata["monitoring"] = (
+            "no window to monitor: every row is inside the champion's training data"
+        )
+        return metadata
+    latest, decision = measured[-1]
+    evidence, report = latest.evidence, latest.report
+    realized = [m.realized for m, _ in measured if m.realized is not None]
+    top = report.head(DRIFT_FEATURES_SHOWN)
+    metadata |= {
+        "latest_window": f"{evidence.start:%Y-%m-%d %H:%M} .. {evidence.end:%Y-%m-%d %H:%M}",
+        "drift_share": dg.MetadataValue.float(float(evidence.drift_share or 0.0)),
+        "dataset_drift": dg.MetadataValue.bool(evidence.dataset_drift),
+        "drifted_features": dg.MetadataValue.json(list(evidence.drifted_features)),
+        "prediction_drift_score": dg.MetadataValue.float(
+            float((latest.prediction or {}).get("score") or 0.0)
+        ),
+        "prediction_drift_method": str((latest.prediction or {}).get("method")),
+        f"realized_{metric_name}": dg.MetadataValue.float(
+            latest.realized if latest.realized is not None else float("nan")
+        ),
+        f"mean_realized_{metric_name}": dg.MetadataValue.float(
+            float(np.mean(realized)) if realized else float("nan")
+        ),
+        "labelled_rows": dg.MetadataValue.int(latest.labelled_rows),
+        "drifted_in_a_row": dg.MetadataValue.int(decision.drifted_in_a_row),
+        "degraded_in_a_row": dg.MetadataValue.int(decision.degraded_in_a_row),
+        "decision": decision.action,
+        "feature_drift": dg.MetadataValue.md(
+            markdown_table(
+                top.select("column", "kind", "method", "score", "threshold", "drifted", "psi")
+            )
+        ),
+        **{
             f"drift_severity_{row['column']}": dg.MetadataValue.float(
                 min(float(row["severity"]), 1e6)
             )
             for row in top.iter_rows(named=True)
             if row["severity"] is not None and not np.isnan(row["severity"])
-        }
-        yield dg.Output(
-            table,
-            data_version=dg.DataVersion(content_hash(table)),
-            metadata={
-                **table_metadata(table, spec, REPORT_COLUMNS, partitions=partition_count(context)),
-                "champion_version": dg.MetadataValue.int(int(version)),
-                "drift_share": dg.MetadataValue.float(share),
-                "dataset_drift": dg.MetadataValue.bool(drifted),
-                "drifted_features": dg.MetadataValue.json(drifted_features),
-                "prediction_drift_score": dg.MetadataValue.float(float(prediction["score"] or 0.0)),
-                "prediction_drift_method": str(prediction["method"]),
-                f"realized_{metric_name}": dg.MetadataValue.float(
-                    realized if realized is not None else float("nan")
-                ),
-                f"champion_test_{metric_name}": dg.MetadataValue.float(
-                    champion_metric if champion_metric is not None else float("nan")
-                ),
-                "drifted_in_a_row": dg.MetadataValue.int(streak),
-                "retrain_signal": dg.MetadataValue.bool(bool(signal)),
-                "feature_drift": dg.MetadataValue.md(
-                    markdown_table(
-                        top.select(
-                            "column", "kind", "method", "score", "threshold", "drifted", "psi"
-                        )
-                    )
-                ),
-                **numeric_scores,
-            },
-        )
-        any_drift = bool(drifted_features)
-        yield dg.AssetCheckResult(
-            check_name=NO_FEATURE_DRIFT,
-            passed=not any_drift,
-            severity=dg.AssetCheckSeverity.ERROR if drifted else dg.AssetCheckSeverity.WARN,
-            description=f"{len(drifted_features)} of {report.height} features drifted (share {share:.2f}, "
-            f"limit {settings.dataset_drift_share}): {', '.join(drifted_features[:5]) or 'none'}",
-            metadata={"drift_share": dg.MetadataValue.float(share)},
-        )
-        prediction_moved = bool(prediction["drifted"])
-        yield dg.AssetCheckResult(
-            check_name=NO_PREDICTION_DRIFT,
-            passed=not prediction_moved,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=f"prediction {prediction['method']} {prediction['score']}, PSI {prediction['psi']}",
-        )
-        dropped = (
-            realized is not None
-            and champion_metric is not None
-            and realized < champion_metric - spec.drift.max_metric_drop
-        )
-        yield dg.AssetCheckResult(
-            check_name=NO_PERFORMANCE_DROP,
-            passed=not dropped,
-            description=(
-                f"realized {metric_name} {realized:.4f} vs champion test {champion_metric:.4f} (allowed drop {spec.drift.max_metric_drop})"
-                if realized is not None and champion_metric is not None
-                else "no labels in this window yet"
-            ),
-        )
+        },
+    }
+    return metadata
 
-    return drift
+
+def drift_checks(
+    spec, measured: list[tuple[WindowMeasurement, Decision]], expected: float | None, settings
+):
+    """The three drift checks over every monitored window of the run."""
+    metric_name, _ = PRIMARY_METRIC[spec.target.task]
+    if not measured:
+        for name in (NO_FEATURE_DRIFT, NO_PREDICTION_DRIFT, NO_PERFORMANCE_DROP):
+            yield dg.AssetCheckResult(
+                check_name=name,
+                passed=True,
+                description="no window to monitor: every row is inside the champion's training data",
+            )
+        return
+    drifted = [m for m, _ in measured if m.evidence.dataset_drift]
+    any_feature = [m for m, _ in measured if m.evidence.drifted_features]
+    latest = measured[-1][0]
+    yield dg.AssetCheckResult(
+        check_name=NO_FEATURE_DRIFT,
+        passed=not any_feature,
+        severity=dg.AssetCheckSeverity.ERROR if drifted else dg.AssetCheckSeverity.WARN,
+        description=f"{len(drifted)} of {len(measured)} monitored windows drifted (limit share "
+        f"{settings.dataset_drift_share}); latest: {len(latest.evidence.drifted_features)} of "
+        f"{latest.report.height} features, share {latest.evidence.drift_share:.2f}: "
+        f"{', '.join(latest.evidence.drifted_features[:5]) or 'none'}",
+        metadata={"drift_share": dg.MetadataValue.float(float(latest.evidence.drift_share or 0.0))},
+    )
+    moved = [m for m, _ in measured if (m.prediction or {}).get("drifted")]
+    prediction = latest.prediction or {}
+    yield dg.AssetCheckResult(
+        check_name=NO_PREDICTION_DRIFT,
+        passed=not moved,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(moved)} of {len(measured)} windows' scores drifted; latest "
+        f"{prediction.get('method')} {prediction.get('score')}, PSI {prediction.get('psi')}",
+    )
+    labelled = [(m, d) for m, d in measured if m.realized is not None]
+    degraded = [m for m, d in labelled if d.degraded]
+    yield dg.AssetCheckResult(
+        check_name=NO_PERFORMANCE_DROP,
+        passed=not degraded,
+        description=(
+            f"{len(degraded)} of {len(labelled)} labelled windows more than "
+            f"{spec.drift.max_metric_drop} below the expected {metric_name} {expected:.4f}; latest "
+            f"realized {metric_name} {labelled[-1][0].realized:.4f}"
+            if labelled and expected is not None
+            else "no labels in the monitored windows yet"
+        ),
+    )

@@ -21,8 +21,10 @@ from mlops_assets.evaluation import (
     markdown_table,
     slice_metrics,
     task_metrics,
+    window_profile,
 )
 from mlops_assets.features.build import categorical_columns
+from mlops_assets.ingest.raw_batch import PARTITION
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.model_ref import RegisteredModel
 from mlops_assets.training.packaged_model import to_model_input
@@ -58,7 +60,7 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[task]
 
     @dg.asset(
-        **names.asset_args(names.evaluation, "evaluation1"),
+        **names.asset_args(names.evaluation, "evaluation2"),
         kinds={"mlflow", "polars"},
         ins={"model": dg.AssetIn(key=names.model)},
         deps=[names.training_set],
@@ -128,6 +130,19 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
             else pl.DataFrame()
         )
         calibration = calibration_table(y_test, scores) if task == "binary" else pl.DataFrame()
+        profile = (
+            window_profile(
+                task,
+                y_test,
+                scores,
+                test[PARTITION].cast(pl.String).to_numpy(),
+                min_rows=spec.retraining.min_labelled_rows,
+                threshold=threshold,
+                n_classes=n_classes,
+            )
+            if spec.time is not None and PARTITION in test.columns
+            else {}
+        )
         png = evaluation_plot_png(task, y_test, scores, importance)
         comparison = _comparison(metrics, baseline)
         report = (
@@ -150,7 +165,8 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 Metric(f"baseline_{k}", float(v), 0, 0)
                 for k, v in baseline.items()
                 if np.isfinite(v)
-            ],
+            ]
+            + [Metric(f"test_{k}", float(v), 0, 0) for k, v in profile.items()],
         )
         with tempfile.TemporaryDirectory() as folder:
             out = Path(folder)
@@ -185,6 +201,7 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
                     mlflow_tracking.run_url(model.experiment_id, model.run_id), model.run_id
                 ),
                 "test_rows": dg.MetadataValue.int(len(y_test)),
+                **{f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in profile.items()},
                 "metrics_vs_baseline": dg.MetadataValue.md(markdown_table(comparison)),
                 "calibration": dg.MetadataValue.md(
                     markdown_table(calibration) if calibration.height else "_n/a_"

@@ -1,13 +1,18 @@
 """The model asset: a LightGBM fit on one pinned training-set version, registered in MLflow."""
 
+from dataclasses import dataclass
+
 import dagster as dg
 import polars as pl
 
 from mlops_assets.assets.metadata import mlflow_link
 from mlops_assets.assets.naming import SpecAssets
+from mlops_assets.assets.training_set import DATA_THROUGH
 from mlops_assets.evaluation import PRIMARY_METRIC, task_metrics
+from mlops_assets.serving.reference import DATA_THROUGH_TAG
 from mlops_assets.training.model_ref import RegisteredModel
 from mlops_assets.training.registry import log_and_register
+from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import SPLIT
 from mlops_assets.training.threshold import best_f1_threshold
 from mlops_assets.training.trainer import feature_candidates, train_booster
@@ -16,16 +21,29 @@ from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
 
 
-def pinned_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -> tuple[int, str]:
-    """The Delta version and data version of the latest materialization of `key`."""
+@dataclass(frozen=True)
+class PinnedTable:
+    """The exact version of a table a model is trained on."""
+
+    delta_version: int
+    data_version: str
+    data_through: str
+
+
+def pinned_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -> PinnedTable:
+    """The Delta version, data version and newest row of the latest materialization of `key`."""
     event = context.instance.get_latest_materialization_event(key)
     if event is None or event.asset_materialization is None:
         raise dg.Failure(f"{key.to_user_string()} has never been materialized")
     metadata = event.asset_materialization.metadata
     if "delta_version" not in metadata:
         raise dg.Failure(f"{key.to_user_string()}: latest materialization has no delta_version")
-    data_version = event.asset_materialization.tags.get("dagster/data_version", "")
-    return int(metadata["delta_version"].value), data_version
+    through = metadata.get(DATA_THROUGH)
+    return PinnedTable(
+        int(metadata["delta_version"].value),
+        event.asset_materialization.tags.get("dagster/data_version", ""),
+        str(through.value) if through is not None else "",
+    )
 
 
 def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
@@ -33,17 +51,19 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
 
     @dg.asset(
-        **names.asset_args(names.model, "model1"),
+        **names.asset_args(names.model, "model2"),
         kinds={"lightgbm", "mlflow"},
         deps=[names.training_set],
         op_tags={"mlops/training": spec.name},
+        pool=names.training_pool,
         description=f"LightGBM {spec.target.task} model of `{spec.target.column}`, registered as MLflow model `{spec.model_name}`.",
     )
     def model(
         context: dg.AssetExecutionContext, delta: DeltaStore, mlflow_tracking: MlflowTracking
     ) -> dg.Output[RegisteredModel]:
         """A new model version trained on the current training set (early-stopped on the validation window)."""
-        version, data_version = pinned_version(context, names.training_set)
+        pinned = pinned_version(context, names.training_set)
+        version, data_version = pinned.delta_version, pinned.data_version
         frame = (
             delta.scan(names.training_set, version=version)
             .filter(pl.col(SPLIT) != "test")
@@ -75,7 +95,12 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
             decision_threshold=threshold,
             valid_metric=valid_metrics[metric_name],
             git_commit=git_commit(),
-            tags={"dagster_run_id": context.run_id, **mlflow_tracking.extra_tags},
+            tags={
+                "dagster_run_id": context.run_id,
+                **TrainingScope.of_training_set(spec, frame).tags(),
+                DATA_THROUGH_TAG: pinned.data_through,
+                **mlflow_tracking.extra_tags,
+            },
         )
         context.log.info(f"{spec.name}: registered {ref.name} version {ref.version}")
         return dg.Output(

@@ -70,6 +70,11 @@ class SpecAssets:
         return self.key("drift")
 
     @property
+    def training_pool(self) -> str:
+        """The concurrency pool of the spec's model and gate steps: one at a time, every launch path."""
+        return f"mlops_training_{self.spec.name}"
+
+    @property
     def group(self) -> str:
         return self.spec.name
 

@@ -8,16 +8,28 @@ from mlops_assets.assets.metadata import partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.features.build import INTERNAL_COLUMNS
 from mlops_assets.serving.champion import champion_version
+from mlops_assets.serving.reference import champion_record
+from mlops_assets.serving.registered import load_version
 from mlops_assets.serving.scoring import score_distribution, score_frame, score_histogram
 from mlops_assets.versioning import content_hash
+from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
 
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"
+IN_TRAINING_DATA = "in_training_data"
+ROW_HASH = "_row_hash"
 PREDICTION_COLUMNS = {
     PREDICTION: "The champion's score (binary: probability of the positive label; multiclass: the label)",
     MODEL_VERSION: "Registered model version that scored the row",
+    IN_TRAINING_DATA: "Whether the scoring model trained on this row; monitoring leaves such rows out",
+    ROW_HASH: "Hash of the feature row that was scored (joins a score back to its row)",
 }
+
+
+def feature_row_hash(features: pl.DataFrame) -> pl.Series:
+    """The key that joins a stored score back to the feature row it was computed from."""
+    return (features.hash_rows(seed=0) // 2).cast(pl.Int64).alias(ROW_HASH)
 
 
 def prediction_frame(
@@ -29,7 +41,7 @@ def prediction_frame(
         for c in (*INTERNAL_COLUMNS, *spec.id_columns, spec.target.column)
         if c in features.columns
     ]
-    frame = features.select(keep)
+    frame = features.select(keep).with_columns(feature_row_hash(features))
     if spec.target.task == "multiclass":
         labels = [classes[i] for i in np.asarray(scores).argmax(axis=1)] if len(scores) else []
         frame = frame.with_columns(
@@ -41,11 +53,17 @@ def prediction_frame(
     return frame.with_columns(pl.lit(version).alias(MODEL_VERSION))
 
 
+def stored_scores(predictions: pl.DataFrame, classes: list[str], task: str) -> pl.DataFrame:
+    """One score (or class-probability row) per scored feature-row hash."""
+    columns = [f"score_{c}" for c in classes] if task == "multiclass" else [PREDICTION]
+    return predictions.select(ROW_HASH, *columns).unique(ROW_HASH, keep="first")
+
+
 def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        **names.asset_args(names.predictions, "predictions1"),
+        **names.asset_args(names.predictions, "predictions2"),
         kinds={"mlflow", "polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
@@ -56,24 +74,35 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
         "with serving latency and the prediction distribution.",
     )
     def predictions(
-        context: dg.AssetExecutionContext, features: pl.DataFrame, mlflow_tracking: MlflowTracking
+        context: dg.AssetExecutionContext,
+        features: pl.DataFrame,
+        mlflow_tracking: MlflowTracking,
+        delta: DeltaStore,
     ) -> dg.Output[pl.DataFrame]:
-        """Batch scores by the current champion; unseen categories and out-of-range values are counted."""
-        import mlflow.pyfunc
-
+        """Batch scores by the current champion; unseen categories and out-of-range values are
+        counted on the rows it never trained on (its own training rows would inflate nothing but noise)."""
         client = mlflow_tracking.client()
         version = champion_version(client, spec.model_name)
         if version is None:
             raise dg.Failure(
                 f"{spec.model_name} has no champion yet: materialize {names.promotion.to_user_string()}"
             )
-        model = mlflow.pyfunc.load_model(f"models:/{spec.model_name}/{version}")
-        encoding = model.unwrap_python_model().encoding
+        model = load_version(spec.model_name, version)
+        scope = champion_record(
+            client, spec.model_name, version, delta.object_store_options()
+        ).scope
         scored = score_frame(model, features)
-        frame = prediction_frame(spec, features, scored.scores, encoding.classes, version)
-        distribution = score_distribution(spec.target.task, scored.scores, encoding.classes)
+        seen = scope.seen(features)
+        frame = prediction_frame(
+            spec, features, scored.scores, model.encoding.classes, version
+        ).with_columns(seen.alias(IN_TRAINING_DATA))
+        monitored = features.filter(~seen)
+        distribution = score_distribution(spec.target.task, scored.scores, model.encoding.classes)
+        unseen_categories = model.encoding.unseen_categories(monitored)
+        out_of_range = model.encoding.out_of_range(monitored)
         context.log.info(
             f"{spec.name}: scored {frame.height} rows with v{version} at {scored.rows_per_second:,.0f} rows/s"
+            f" ({monitored.height} of them never seen in training)"
         )
         return dg.Output(
             frame,
@@ -86,12 +115,14 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "rows_per_second": dg.MetadataValue.float(scored.rows_per_second),
                 "latency_p50_ms": dg.MetadataValue.float(scored.latency_quantile(0.5)),
                 "latency_p95_ms": dg.MetadataValue.float(scored.latency_quantile(0.95)),
-                "unseen_category_values": dg.MetadataValue.int(
-                    sum(scored.unseen_categories.values())
+                "monitored_rows": dg.MetadataValue.int(monitored.height),
+                "rows_in_champion_training": dg.MetadataValue.int(
+                    features.height - monitored.height
                 ),
-                "out_of_range_values": dg.MetadataValue.int(sum(scored.out_of_range.values())),
-                "unseen_categories": dg.MetadataValue.json(scored.unseen_categories),
-                "out_of_range": dg.MetadataValue.json(scored.out_of_range),
+                "unseen_category_values": dg.MetadataValue.int(sum(unseen_categories.values())),
+                "out_of_range_values": dg.MetadataValue.int(sum(out_of_range.values())),
+                "unseen_categories": dg.MetadataValue.json(unseen_categories),
+                "out_of_range": dg.MetadataValue.json(out_of_range),
                 **{f"prediction_{k}": dg.MetadataValue.float(v) for k, v in distribution.items()},
                 "prediction_histogram": dg.MetadataValue.json(
                     score_histogram(spec.target.task, scored.scores)

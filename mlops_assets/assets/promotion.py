@@ -1,7 +1,19 @@
 """The promotion decision: a challenger becomes champion only through the gate.
 
 The decision is an asset of its own, so every challenger leaves a record of
-what was compared, on which data, who or what asked, and what happened.
+what was compared, on which rows, who or what asked, and what happened. The
+rules are in `mlops_assets/policy/gate.py`; this step gathers the evidence,
+asks the gate and moves the alias.
+
+The comparison with the champion is made on the challenger's test rows that the
+champion did not train on either (time split: rows after the champion's
+training data; random split: rows not among its train and valid keys), so
+neither model is judged on rows it learnt from, even when the schema changed.
+
+The model and gate steps of one spec share a concurrency pool of one slot, so
+two trainings of a spec, however they were launched (UI, CLI, schedule, sensor),
+never decide at once; the alias move re-reads the champion and fails loudly if
+it moved anyway.
 
 One step materializes the decision and the version's model card, then reports
 the gate checks. A failed blocking check fails that step only after both are
@@ -13,44 +25,38 @@ everything else downstream of a failed blocking check (dagster issue #15761).
 import json
 
 import dagster as dg
-import mlflow.pyfunc
 import polars as pl
 
 from mlops_assets.assets.model_card import model_card_result, model_card_spec
 from mlops_assets.assets.naming import SpecAssets
-from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table, task_metrics
+from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
 from mlops_assets.governance.actors import actor_of, trigger_of
+from mlops_assets.policy.comparison import compare_on_rows
+from mlops_assets.policy.gate import GATE_CHECKS, GateEvidence, judge
 from mlops_assets.serving.champion import champion_version, move_champion
-from mlops_assets.serving.scoring import score_frame
-from mlops_assets.specs.model import DatasetSpec
+from mlops_assets.serving.reference import champion_record
+from mlops_assets.serving.registered import load_version
+from mlops_assets.training.gate_record import (
+    PROMOTED,
+    REJECTED,
+    abandon_orphans,
+    mark_decided,
+)
 from mlops_assets.training.model_ref import RegisteredModel
+from mlops_assets.training.scope import ScopeError
 from mlops_assets.training.split import SPLIT
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
 
-CHALLENGER_BEATS_BASELINE = "challenger_beats_baseline"
-CHALLENGER_MEETS_FLOOR = "challenger_meets_floor"
-CHALLENGER_NOT_WORSE_THAN_CHAMPION = "challenger_not_worse_than_champion"
-GATE_CHECKS = (
-    CHALLENGER_BEATS_BASELINE,
-    CHALLENGER_MEETS_FLOOR,
-    CHALLENGER_NOT_WORSE_THAN_CHAMPION,
-)
 
+def _run_status(instance: dg.DagsterInstance):
+    def finished(run_id: str) -> str | None:
+        run = instance.get_run_by_id(run_id)
+        if run is None:
+            return "not in this instance"
+        return run.status.value if run.is_finished else None
 
-def champion_metric_on(
-    spec: DatasetSpec, champion: str, test: pl.DataFrame, threshold: float
-) -> float:
-    """The champion's primary metric on the challenger's test rows: same rows, fair comparison."""
-    model = mlflow.pyfunc.load_model(f"models:/{spec.model_name}/{champion}")
-    encoding = model.unwrap_python_model().encoding
-    test, labels = encoding.known_labels(test, spec.target.column)
-    scores = score_frame(model, test).scores
-    n_classes = len(encoding.classes) or None
-    metric_name, _ = PRIMARY_METRIC[spec.target.task]
-    return task_metrics(spec.target.task, labels, scores, threshold=threshold, n_classes=n_classes)[
-        metric_name
-    ]
+    return finished
 
 
 def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
@@ -61,7 +67,7 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
         name=f"{spec.name}__promotion_gate",
         specs=[
             dg.AssetSpec(
-                **names.asset_args(names.promotion, "promotion1"),
+                **names.asset_args(names.promotion, "promotion2"),
                 kinds={"mlflow"},
                 deps=[names.model, names.evaluation, names.training_set],
                 description="The gate between a new model version and serving, with its evidence; "
@@ -70,26 +76,24 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
             model_card_spec(names),
         ],
         ins={"model": dg.AssetIn(key=names.model), "evaluation": dg.AssetIn(key=names.evaluation)},
+        pool=names.training_pool,
         check_specs=[
             dg.AssetCheckSpec(
-                CHALLENGER_BEATS_BASELINE,
+                check,
                 asset=names.promotion,
                 blocking=True,
-                description="The challenger beats a trivial baseline on the test window.",
-            ),
-            dg.AssetCheckSpec(
-                CHALLENGER_MEETS_FLOOR,
-                asset=names.promotion,
-                blocking=True,
-                description=f"The challenger's test {metric_name} is at least quality.min_test_metric.",
-            ),
-            dg.AssetCheckSpec(
-                CHALLENGER_NOT_WORSE_THAN_CHAMPION,
-                asset=names.promotion,
-                blocking=True,
-                description=f"On the same test rows, the challenger's {metric_name} is not below the "
-                "champion's by more than promotion.max_metric_drop.",
-            ),
+                description=description,
+            )
+            for check, description in zip(
+                GATE_CHECKS,
+                (
+                    "The challenger beats a trivial baseline on the test window.",
+                    f"The challenger's test {metric_name} is at least quality.min_test_metric.",
+                    f"On rows neither model trained on, the challenger's {metric_name} is not "
+                    "below the champion's by more than promotion.max_metric_drop.",
+                ),
+                strict=True,
+            )
         ],
     )
     def promotion_gate(
@@ -101,40 +105,72 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
     ):
         """Promote the challenger if it passes the gate; record the decision and the card either way."""
         client = mlflow_tracking.client()
+        abandoned = abandon_orphans(
+            client, spec.model_name, _run_status(context.instance), keep=model.version
+        )
+        for version in abandoned:
+            context.log.warning(f"{spec.name}: v{version} was never gated: marked abandoned")
         metrics, baseline = evaluation["metrics"], evaluation["baseline"]
-        challenger_metric = float(metrics[metric_name])
         champion = champion_version(client, spec.model_name)
-        champion_metric = None
+        comparison = None
         if champion is not None and champion != model.version:
             test = delta.read(names.training_set, version=model.training_set_version).filter(
                 pl.col(SPLIT) == "test"
             )
-            champion_metric = champion_metric_on(spec, champion, test, model.decision_threshold)
-        floor = spec.quality.min_test_metric
-        margin = spec.promotion.max_metric_drop
-        results = {
-            CHALLENGER_BEATS_BASELINE: (
-                bool(challenger_metric > baseline[metric_name]),
-                f"{metric_name} {challenger_metric:.4f} vs baseline {baseline[metric_name]:.4f}",
-            ),
-            CHALLENGER_MEETS_FLOOR: (
-                floor is None or challenger_metric >= floor,
-                f"{metric_name} {challenger_metric:.4f}, floor {floor if floor is not None else 'none'}",
-            ),
-            CHALLENGER_NOT_WORSE_THAN_CHAMPION: (
-                champion_metric is None or bool(challenger_metric >= champion_metric - margin),
-                "no champion yet: the first model is promoted if it beats the baseline"
-                if champion_metric is None
-                else f"{metric_name} {challenger_metric:.4f} vs champion v{champion} {champion_metric:.4f} "
-                f"(allowed drop {margin})",
-            ),
-        }
-        passed = all(ok for ok, _ in results.values())
-        trigger, actor = trigger_of(context.run.tags), actor_of(context.run.tags)
-        reason = f"{trigger}: " + "; ".join(
-            f"{name}: {detail}" for name, (_, detail) in results.items()
+            record = champion_record(
+                client, spec.model_name, champion, delta.object_store_options()
+            )
+            try:
+                unseen = record.scope.unseen(test)
+                described = (
+                    f"training set v{model.training_set_version} test split, less the rows "
+                    f"champion v{champion} {record.scope.describe()}"
+                )
+                comparison = compare_on_rows(
+                    spec.target.task,
+                    spec.target.column,
+                    load_version(spec.model_name, model.version),
+                    load_version(spec.model_name, champion),
+                    unseen,
+                    described,
+                )
+            except ScopeError as error:
+                context.log.warning(f"{spec.name}: no fair comparison with v{champion}: {error}")
+        evidence_in = GateEvidence(
+            metric=metric_name,
+            challenger_version=model.version,
+            challenger_metric=float(metrics[metric_name]),
+            baseline_metric=float(baseline[metric_name]),
+            floor=spec.quality.min_test_metric,
+            max_drop=spec.promotion.max_metric_drop,
+            champion_version=champion if champion != model.version else None,
+            comparison=comparison,
         )
-        if passed:
+        verdict = judge(evidence_in)
+        trigger, actor = trigger_of(context.run.tags), actor_of(context.run.tags)
+        reason = verdict.reason(trigger)
+        decision = {
+            "decision": verdict.decision,
+            "challenger_version": model.version,
+            "champion_before": champion,
+            "champion_after": model.version if verdict.passed else champion,
+            "challenger_metric": evidence_in.challenger_metric,
+            "champion_metric": comparison.champion_metric if comparison else None,
+            "challenger_metric_on_shared_rows": comparison.challenger_metric
+            if comparison
+            else None,
+            "shared_rows": comparison.rows if comparison else 0,
+            "shared_rows_described": comparison.rows_described if comparison else "",
+            "baseline_metric": evidence_in.baseline_metric,
+            "metric": metric_name,
+            "training_set_version": model.training_set_version,
+            "trigger": trigger,
+            "actor": actor,
+            "abandoned_versions": abandoned,
+            "checks": {check.name: check.passed for check in verdict.checks},
+        }
+        client.log_dict(model.run_id, decision, "promotion/decision.json")
+        if verdict.passed:
             move_champion(
                 client,
                 spec.model_name,
@@ -142,6 +178,7 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 action="promotion",
                 reason=reason,
                 actor=actor,
+                expected_current=champion,
             )
             context.log.info(
                 f"{spec.name}: promoted {spec.model_name} v{model.version} to champion"
@@ -153,27 +190,15 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
             context.log.warning(
                 f"{spec.name}: {spec.model_name} v{model.version} not promoted: {reason}"
             )
-        decision = {
-            "decision": "promoted" if passed else "rejected",
-            "challenger_version": model.version,
-            "champion_before": champion,
-            "champion_after": model.version if passed else champion,
-            "challenger_metric": challenger_metric,
-            "champion_metric": champion_metric,
-            "baseline_metric": float(baseline[metric_name]),
-            "metric": metric_name,
-            "training_set_version": model.training_set_version,
-            "trigger": trigger,
-            "actor": actor,
-            "checks": {name: ok for name, (ok, _) in results.items()},
-        }
-        client.log_dict(model.run_id, decision, "promotion/decision.json")
+        mark_decided(
+            client, spec.model_name, model.version, PROMOTED if verdict.passed else REJECTED, reason
+        )
         evidence = markdown_table(
             pl.DataFrame(
                 {
-                    "check": list(results),
-                    "passed": [ok for ok, _ in results.values()],
-                    "detail": [detail for _, detail in results.values()],
+                    "check": [c.name for c in verdict.checks],
+                    "passed": [c.passed for c in verdict.checks],
+                    "detail": [c.detail for c in verdict.checks],
                 }
             )
         )
@@ -184,13 +209,16 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 "challenger_version": dg.MetadataValue.int(int(model.version)),
                 "champion_version": dg.MetadataValue.int(int(decision["champion_after"] or 0)),
                 "champion_before": champion or "none",
-                f"challenger_{metric_name}": dg.MetadataValue.float(challenger_metric),
+                f"challenger_{metric_name}": dg.MetadataValue.float(evidence_in.challenger_metric),
                 f"champion_{metric_name}": dg.MetadataValue.float(
-                    champion_metric if champion_metric is not None else float("nan")
+                    comparison.champion_metric if comparison else float("nan")
                 ),
+                "shared_rows": dg.MetadataValue.int(comparison.rows if comparison else 0),
+                "shared_rows_described": decision["shared_rows_described"] or "no champion",
                 "trigger": trigger,
                 "actor": actor,
                 "reason": reason,
+                "abandoned_versions": dg.MetadataValue.json(abandoned),
                 "training_set_version": dg.MetadataValue.int(model.training_set_version),
                 "evidence": dg.MetadataValue.md(evidence),
                 "decision_json": dg.MetadataValue.json(
@@ -198,9 +226,12 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 ),
             },
         )
-        for name, (ok, detail) in results.items():
+        for check in verdict.checks:
             yield dg.AssetCheckResult(
-                asset_key=names.promotion, check_name=name, passed=bool(ok), description=detail
+                asset_key=names.promotion,
+                check_name=check.name,
+                passed=check.passed,
+                description=check.detail,
             )
         yield model_card_result(
             context,

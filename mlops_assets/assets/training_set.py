@@ -1,5 +1,7 @@
 """The training set asset: every feature row, labelled train, valid or test."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 
@@ -7,11 +9,24 @@ from mlops_assets.assets.metadata import table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.evaluation import markdown_table
 from mlops_assets.ingest.raw_batch import EVENT_TIME
-from mlops_assets.training.split import ROW_KEY, SPLIT, assign_split
+from mlops_assets.training.scope import TrainingScope
+from mlops_assets.training.split import ROW_KEY, SPLIT, assign_split, is_time_split
 from mlops_assets.versioning import content_hash
 
 TEST_WINDOW_IS_ISOLATED = "test_window_is_isolated"
 HAS_ENOUGH_TRAINING_ROWS = "has_enough_training_rows"
+DATA_THROUGH = "data_through"
+
+
+def data_through(spec, frame: pl.DataFrame) -> dt.datetime:
+    """The event time of the newest row in a training set (for a table without time: now, UTC).
+
+    A model trained on this set has been judged on everything up to here, so
+    drift-triggered retraining waits one cooldown past it.
+    """
+    if is_time_split(spec, frame):
+        return frame[EVENT_TIME].max()
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def split_summary(frame: pl.DataFrame, target: str, task: str) -> pl.DataFrame:
@@ -49,7 +64,7 @@ def build_training_set_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        **names.asset_args(names.training_set, "training_set1"),
+        **names.asset_args(names.training_set, "training_set2"),
         kinds={"polars", "deltalake"},
         io_manager_key=DELTA_IO_MANAGER,
         ins={"features": dg.AssetIn(key=names.features)},
@@ -75,6 +90,7 @@ def build_training_set_asset(names: SpecAssets) -> dg.AssetsDefinition:
         summary = split_summary(frame, spec.target.column, spec.target.task)
         counts = dict(zip(summary["split"], summary["rows"], strict=True))
         context.log.info(f"{spec.name}: training set {counts}")
+        scope = TrainingScope.of_training_set(spec, frame)
         yield dg.Output(
             frame,
             data_version=dg.DataVersion(content_hash(frame)),
@@ -82,6 +98,8 @@ def build_training_set_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 **table_metadata(frame, spec),
                 **{f"rows_{name}": dg.MetadataValue.int(int(n)) for name, n in counts.items()},
                 "windows": dg.MetadataValue.json(windows),
+                DATA_THROUGH: data_through(spec, frame).isoformat(),
+                "learnt_from": scope.describe(),
                 "splits": dg.MetadataValue.md(
                     markdown_table(summary.with_columns(pl.col(pl.Datetime).cast(pl.String)))
                 ),

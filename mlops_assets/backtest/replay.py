@@ -1,75 +1,164 @@
-"""Replaying history to compare retraining policies.
+"""Replaying history to compare retraining policies, with the production rules.
 
-Starting from a model trained on the first `warmup` partitions, each later
-partition is scored by the model of the day, its realized metric is measured
-against its labels, its drift is measured against that model's training rows,
-and the policy decides whether to retrain (on every partition seen so far)
-before the next one. The result says, per policy, when and why it retrained,
-what accuracy it got, and what compute it spent.
+Starting from a model trained on the first `warmup` windows, each later window
+is measured for the model of the day exactly as the drift asset measures it
+(`policy/evidence.py`: rows it never saw, feature and score drift, realized
+metric against its own per-window test metric), the production retraining
+policy decides (`policy/retraining.py`), and a retrained challenger replaces
+the champion only if the production gate passes it (`policy/gate.py`). Every
+model is trained the platform's way: the spec's split rule (`training/split.py`,
+by the spec's fractions, since fixed split dates would not move with the
+history), the same trainer and the same features.
 
-Policies: `never`; `scheduled` (every `schedule_every` partitions); `drift`
-(the spec's debounce: `retraining.drifted_partitions_in_a_row` drifted
-partitions in a row, or one with drift share of at least
-`retraining.hard_drift_share`, and not within the cooldown).
+Policies: `never`; `scheduled` (a retraining every `schedule_every` windows,
+gated); `drift` (the spec's retraining policy: debounce, concept drift and
+cooldown in event time, gated). So the `drift` rows show what the drift sensor
+would have done on this history.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
-from mlops_assets.drift import DriftSettings, column_drift, dataset_drift
-from mlops_assets.evaluation import PRIMARY_METRIC, task_metrics
-from mlops_assets.ingest.raw_batch import PARTITION
+from mlops_assets.drift import DriftSettings, ReferenceProfile
+from mlops_assets.evaluation import (
+    PRIMARY_METRIC,
+    baseline_scores,
+    primary_metric,
+    window_profile,
+)
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.policy.comparison import compare_on_rows
+from mlops_assets.policy.evidence import ChampionView, drift_scores, measure_window
+from mlops_assets.policy.gate import GateDecision, GateEvidence, judge
+from mlops_assets.policy.retraining import PolicyState, RetrainingPolicy, step
+from mlops_assets.serving.reference import reference_sample
 from mlops_assets.specs.model import DatasetSpec
-from mlops_assets.training.split import SPLIT
+from mlops_assets.training.scope import TrainingScope
+from mlops_assets.training.split import SPLIT, assign_split
 from mlops_assets.training.trainer import TrainedBooster, feature_candidates, train_booster
 
 POLICIES = ("never", "scheduled", "drift")
-GRAIN_HOURS = {"daily": 24, "weekly": 24 * 7, "monthly": 24 * 30}
-MIN_LABELLED_ROWS = 30
+GRAIN_EVERY = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}
 
 
 @dataclass(frozen=True)
 class BacktestSettings:
     warmup_partitions: int = 60
     schedule_every: int = 7
-    valid_fraction: float = 0.15
 
 
-def _fit(spec: DatasetSpec, history: pl.DataFrame, settings: BacktestSettings) -> TrainedBooster:
-    partitions = history[PARTITION].unique().sort()
-    n_valid = max(1, math.ceil(len(partitions) * settings.valid_fraction))
-    valid_start = partitions[-n_valid]
-    frame = history.with_columns(
-        pl.when(pl.col(PARTITION) >= valid_start)
-        .then(pl.lit("valid"))
-        .otherwise(pl.lit("train"))
-        .alias(SPLIT)
-    )
-    return train_booster(spec, frame, feature_candidates(spec, history))
+@dataclass(eq=False)
+class Fitted:
+    """A model trained the platform's way on one history, with what monitoring needs of it."""
+
+    model: TrainedBooster
+    test_rows: pl.DataFrame
+    test_metric: float
+    baseline_metric: float
+    expected_metric: float | None
+    data_through: dt.datetime
+    view: ChampionView
 
 
-def _metric(spec: DatasetSpec, model: TrainedBooster, rows: pl.DataFrame) -> float:
-    labelled, labels = model.encoding.known_labels(rows, spec.target.column)
-    if len(labels) < MIN_LABELLED_ROWS or (
-        spec.target.task != "regression" and len(np.unique(labels)) < 2
-    ):
-        return float("nan")
-    metric_name, _ = PRIMARY_METRIC[spec.target.task]
-    n_classes = len(model.encoding.classes) or None
+def history_spec(spec: DatasetSpec) -> DatasetSpec:
+    """The spec with its split by fractions: fixed split dates would not move with the history."""
+    split = spec.split.model_copy(update={"valid_start": None, "test_start": None})
+    return spec.model_copy(update={"split": split})
+
+
+def fit(spec: DatasetSpec, history: pl.DataFrame, settings: DriftSettings) -> Fitted:
+    """Split, train, evaluate and profile one history, as the training assets would."""
+    frame, _ = assign_split(history_spec(spec), history)
+    learnt = frame.filter(pl.col(SPLIT) != "test")
+    model = train_booster(spec, learnt, feature_candidates(spec, learnt))
+    task, target, encoding = spec.target.task, spec.target.column, model.encoding
+    n_classes = len(encoding.classes) or None
+    test = frame.filter(pl.col(SPLIT) == "test")
+    labelled, labels = encoding.known_labels(test, target)
     scores = model.predict(labelled)
-    return task_metrics(spec.target.task, labels, scores, n_classes=n_classes)[metric_name]
+    train_labels = encoding.labels(frame.filter(pl.col(SPLIT) == "train"), target)
+    profile = window_profile(
+        task,
+        labels,
+        scores,
+        labelled[PARTITION].cast(pl.String).to_numpy(),
+        min_rows=spec.retraining.min_labelled_rows,
+        n_classes=n_classes,
+    )
+    test_metric = primary_metric(task, labels, scores, n_classes=n_classes)
+    reference = reference_sample(frame.filter(pl.col(SPLIT) == "train"), settings.max_sample_rows)
+    view = ChampionView(
+        task=task,
+        target=target,
+        encoding=encoding,
+        scope=TrainingScope.of_training_set(spec, frame),
+        reference=ReferenceProfile(reference, encoding.features, settings),
+        reference_scores=drift_scores(task, model.predict(reference)),
+        settings=settings,
+        threshold=spec.quality.decision_threshold,
+        min_labelled_rows=spec.retraining.min_labelled_rows,
+    )
+    return Fitted(
+        model=model,
+        test_rows=test,
+        test_metric=test_metric,
+        baseline_metric=primary_metric(
+            task,
+            labels,
+            baseline_scores(task, train_labels, len(labels), n_classes),
+            n_classes=n_classes,
+        ),
+        expected_metric=profile.get("window_metric_mean", test_metric),
+        data_through=frame[EVENT_TIME].max(),
+        view=view,
+    )
 
 
-def _reference(history: pl.DataFrame, max_rows: int | None) -> pl.DataFrame:
-    if max_rows is not None and history.height > max_rows:
-        return history.sample(n=max_rows, seed=13)
-    return history
+def gate(spec: DatasetSpec, champion: Fitted, challenger: Fitted, versions: int) -> GateDecision:
+    """The production gate on a backtest challenger: its test rows the champion never saw."""
+    unseen = champion.view.scope.unseen(challenger.test_rows)
+    comparison = compare_on_rows(
+        spec.target.task,
+        spec.target.column,
+        challenger.model,
+        champion.model,
+        unseen,
+        "challenger's test split after the champion's training data",
+    )
+    metric_name, _ = PRIMARY_METRIC[spec.target.task]
+    return judge(
+        GateEvidence(
+            metric=metric_name,
+            challenger_version=str(versions + 1),
+            challenger_metric=challenger.test_metric,
+            baseline_metric=challenger.baseline_metric,
+            floor=spec.quality.min_test_metric,
+            max_drop=spec.promotion.max_metric_drop,
+            champion_version=str(versions),
+            comparison=comparison,
+        )
+    )
+
+
+def windows_of(
+    spec: DatasetSpec, features: pl.DataFrame
+) -> list[tuple[dt.datetime, dt.datetime, pl.DataFrame]]:
+    """The monitoring windows of a timed table, oldest first: (start, end, rows)."""
+    assert spec.time is not None
+    every = GRAIN_EVERY[spec.time.grain]
+    by_partition = features.partition_by(PARTITION, as_dict=True)
+    windows = []
+    for (day,), rows in sorted(by_partition.items()):
+        start = dt.datetime.combine(day, dt.time())
+        end = pl.select(pl.lit(start).dt.offset_by(every)).item()
+        windows.append((start, end, rows))
+    return windows
 
 
 def replay_policy(
@@ -79,81 +168,77 @@ def replay_policy(
     drift: DriftSettings,
     settings: BacktestSettings,
 ) -> pl.DataFrame:
-    """One row per replayed partition: metric, drift, and whether (and why) the policy retrained after it."""
+    """One row per replayed window: metric, drift, the policy's decision, and any retraining."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
     if spec.time is None:
         raise ValueError(f"spec `{spec.name}` has no time column: there is no history to replay")
-    features = features.sort(PARTITION)
-    partitions = features[PARTITION].unique().sort().to_list()
-    if len(partitions) <= settings.warmup_partitions + 1:
+    windows = windows_of(spec, features)
+    if len(windows) <= settings.warmup_partitions + 1:
         raise ValueError(
-            f"spec `{spec.name}`: {len(partitions)} partitions, need more than warmup {settings.warmup_partitions} + 1"
+            f"spec `{spec.name}`: {len(windows)} partitions, need more than warmup {settings.warmup_partitions} + 1"
         )
-    cooldown = math.ceil(spec.retraining.cooldown_hours / GRAIN_HOURS[spec.time.grain])
-    by_partition = features.partition_by(PARTITION, as_dict=True, maintain_order=True)
+    rules = RetrainingPolicy.from_spec(spec)
     started = time.perf_counter()
-    history = features.filter(pl.col(PARTITION) < partitions[settings.warmup_partitions])
-    model = _fit(spec, history, settings)
-    train_seconds = time.perf_counter() - started
-    reference = _reference(history, drift.max_sample_rows)
-    last_retrain, streak, rows = settings.warmup_partitions - 1, 0, []
-    for index in range(settings.warmup_partitions, len(partitions)):
-        partition = partitions[index]
-        day = by_partition[(partition,)]
+    first_new = windows[settings.warmup_partitions][0]
+    champion = fit(spec, features.filter(pl.col(EVENT_TIME) < first_new), drift)
+    warmup_seconds = time.perf_counter() - started
+    state = PolicyState().after_training(champion.data_through)
+    versions, since, rows = 1, 0, []
+    for index, (start, end, frame) in enumerate(windows[settings.warmup_partitions :]):
         tick = time.perf_counter()
-        metric = _metric(spec, model, day)
-        report = column_drift(
-            reference, day, model.encoding.features, model.encoding.categorical, drift
-        )
-        share, drifted = dataset_drift(report, drift)
+        measured = measure_window(champion.view, start, end, frame, champion.model.predict)
+        decision, state = step(rules, state, measured.evidence, champion.expected_metric)
         monitor_seconds = time.perf_counter() - tick
-        streak = streak + 1 if drifted else 0
-        since = index - last_retrain
+        since += 1
         reason = ""
         if policy == "scheduled" and since >= settings.schedule_every:
-            reason = f"schedule: {since} partitions since the last training"
-        elif policy == "drift" and since > cooldown:
-            if streak >= spec.retraining.drifted_partitions_in_a_row:
-                reason = f"drift: {streak} drifted partitions in a row"
-            elif share >= spec.retraining.hard_drift_share:
-                reason = f"drift: share {share:.2f} >= {spec.retraining.hard_drift_share}"
-            if reason:
-                top = report.filter(pl.col("drifted"))["column"].head(3).to_list()
-                reason += f" ({', '.join(top)})" if top else ""
-        retrain_seconds = 0.0
+            reason = f"schedule: {since} windows since the last training"
+        elif policy == "drift" and decision.retrain:
+            reason = decision.reason
+        train_seconds, promoted, verdict = 0.0, False, ""
         if reason:
             tick = time.perf_counter()
-            history = features.filter(pl.col(PARTITION) <= partition)
-            model = _fit(spec, history, settings)
-            reference = _reference(history, drift.max_sample_rows)
-            retrain_seconds = time.perf_counter() - tick
-            last_retrain, streak = index, 0
+            challenger = fit(spec, features.filter(pl.col(EVENT_TIME) < end), drift)
+            outcome = gate(spec, champion, challenger, versions)
+            state = state.after_training(challenger.data_through)
+            promoted, verdict = outcome.passed, outcome.reason(policy)
+            if promoted:
+                champion, versions = challenger, versions + 1
+                state = state.for_new_champion()
+            train_seconds = time.perf_counter() - tick
+            since = 0
         rows.append(
             {
                 "policy": policy,
-                "partition": partition,
-                "rows": day.height,
-                "metric": metric,
-                "drift_share": share,
-                "drifted": drifted,
+                "partition": start.date(),
+                "rows": frame.height,
+                "metric": measured.realized if measured.realized is not None else math.nan,
+                "expected_metric": champion.expected_metric,
+                "drift_share": measured.evidence.drift_share,
+                "drifted": measured.evidence.dataset_drift,
+                "decision": decision.action,
+                "signal": decision.signal,
                 "retrained": bool(reason),
+                "promoted": promoted,
                 "reason": reason,
+                "gate": verdict,
                 "monitor_seconds": monitor_seconds,
-                "train_seconds": retrain_seconds
-                + (train_seconds if index == settings.warmup_partitions else 0.0),
+                "train_seconds": train_seconds + (warmup_seconds if index == 0 else 0.0),
             }
         )
-    return pl.DataFrame(rows)
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
 def summarize(results: pl.DataFrame) -> pl.DataFrame:
-    """Per policy: retrains, realized metric (mean, worst partition) and compute spent."""
+    """Per policy: retrains and promotions, realized metric (mean, worst window) and compute spent."""
+    known = pl.col("metric").filter(pl.col("metric").is_not_nan())
     return results.group_by("policy", maintain_order=True).agg(
         pl.col("partition").count().alias("partitions"),
         pl.col("retrained").sum().alias("retrains"),
-        pl.col("metric").filter(pl.col("metric").is_not_nan()).mean().alias("mean_metric"),
-        pl.col("metric").filter(pl.col("metric").is_not_nan()).min().alias("worst_metric"),
+        pl.col("promoted").sum().alias("promotions"),
+        known.mean().alias("mean_metric"),
+        known.min().alias("worst_metric"),
         pl.col("train_seconds").sum().alias("train_seconds"),
         (pl.col("train_seconds") + pl.col("monitor_seconds")).sum().alias("compute_seconds"),
     )
@@ -186,3 +271,6 @@ def metric_plot_png(results: pl.DataFrame, metric_name: str, window: int = 7) ->
     figure.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(figure)
     return buffer.getvalue()
+
+
+__all__ = ["POLICIES", "BacktestSettings", "metric_plot_png", "replay_policy", "summarize"]

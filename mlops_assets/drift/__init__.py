@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from mlops_assets.drift.detection import (
     DriftSettings,
+    ReferenceProfile,
     column_drift,
     dataset_drift,
     prediction_drift,
@@ -24,6 +25,7 @@ from mlops_assets.drift.statistics import (
 
 __all__ = [
     "DriftSettings",
+    "ReferenceProfile",
     "chi_square_test",
     "column_drift",
     "dataset_drift",

@@ -167,9 +167,9 @@ def _decide(
 
 
 def _categorical_row(
-    reference: pl.Series, current: pl.Series, settings: DriftSettings
+    reference: st.CategorySample, current: pl.Series, settings: DriftSettings
 ) -> dict[str, Any]:
-    reference_counts, current_counts = st.category_counts(reference, current)
+    reference_counts, current_counts = st.category_counts_against(reference, current)
     non_null = (int(reference_counts[:-1].sum()), int(current_counts[:-1].sum()))
     method = settings.categorical_method
     if method == "auto":
@@ -184,16 +184,16 @@ def _categorical_row(
 
 
 def _numeric_row(
-    reference_series: pl.Series, current_series: pl.Series, settings: DriftSettings
+    profile: ReferenceProfile, name: str, current_series: pl.Series, settings: DriftSettings
 ) -> dict[str, Any]:
-    reference = st.prepare_numeric(reference_series)
+    reference = profile.numeric(name)
     current = st.prepare_numeric(current_series)
     non_null = (int(reference.values.size), int(current.values.size))
     small = non_null[0] <= settings.small_sample_rows
     method = settings.numeric_method
     if method == "auto":
         if _is_low_cardinality(reference, current):
-            return _categorical_row(reference_series, current_series, settings)
+            return _categorical_row(profile.categories(name), current_series, settings)
         method = "ks" if small else "wasserstein"
     statistics: dict[str, float] = {
         "psi": st.psi_sorted(reference, current, PSI_BINS),
@@ -253,8 +253,43 @@ def _sample(frame: pl.DataFrame, rows: int | None) -> pl.DataFrame:
     return frame.sample(n=rows, seed=SAMPLE_SEED)
 
 
+class ReferenceProfile:
+    """The reference side of drift comparisons, sampled once and prepared lazily per column.
+
+    Monitoring compares many windows with the same training rows; sorting or
+    counting the reference once per column, not once per window, keeps a year of
+    daily windows cheap.
+    """
+
+    def __init__(self, frame: pl.DataFrame, columns: list[str], settings: DriftSettings) -> None:
+        absent = [name for name in columns if name not in frame.columns]
+        if absent:
+            raise ValueError(f"columns not in the reference frame: {', '.join(absent)}")
+        self.columns = list(columns)
+        self.frame = _sample(frame.select(columns), settings.max_sample_rows)
+        self._numeric: dict[str, st.NumericSample] = {}
+        self._categories: dict[str, st.CategorySample] = {}
+
+    @property
+    def rows(self) -> int:
+        return self.frame.height
+
+    def series(self, name: str) -> pl.Series:
+        return self.frame[name]
+
+    def numeric(self, name: str) -> st.NumericSample:
+        if name not in self._numeric:
+            self._numeric[name] = st.prepare_numeric(self.frame[name])
+        return self._numeric[name]
+
+    def categories(self, name: str) -> st.CategorySample:
+        if name not in self._categories:
+            self._categories[name] = st.prepare_categories(self.frame[name])
+        return self._categories[name]
+
+
 def column_drift(
-    reference: pl.DataFrame,
+    reference: pl.DataFrame | ReferenceProfile,
     current: pl.DataFrame,
     columns: list[str],
     categorical: list[str],
@@ -262,29 +297,34 @@ def column_drift(
 ) -> pl.DataFrame:
     """Per-column drift report: which columns moved, by which test, and how badly.
 
+    `reference` is a frame or a `ReferenceProfile` prepared for many calls.
     `categorical` names the columns compared by category frequencies; the other
     columns are numeric (a non-numeric dtype is always compared as categorical).
     A column absent from `current` is reported as drifted with method ``missing``.
     Rows are sorted with the drifted columns first, most severe first.
     """
-    absent = [name for name in columns if name not in reference.columns]
+    profile = (
+        reference
+        if isinstance(reference, ReferenceProfile)
+        else ReferenceProfile(reference, columns, settings)
+    )
+    absent = [name for name in columns if name not in profile.columns]
     if absent:
         raise ValueError(f"columns not in the reference frame: {', '.join(absent)}")
     present = [name for name in columns if name in current.columns]
-    reference = _sample(reference.select(columns), settings.max_sample_rows)
     current = _sample(current.select(present), settings.max_sample_rows)
     categorical_set = set(categorical)
 
     def one(name: str) -> dict[str, Any]:
-        reference_series = reference[name]
+        reference_series = profile.series(name)
         declared_numeric = name not in categorical_set and st.is_numeric(reference_series)
         if name not in current.columns:
             kind = "numeric" if declared_numeric else "categorical"
             return {"column": name, **_missing_row(kind)}
         current_series = current[name]
         if declared_numeric and st.is_numeric(current_series):
-            return {"column": name, **_numeric_row(reference_series, current_series, settings)}
-        row = _categorical_row(reference_series, current_series, settings)
+            return {"column": name, **_numeric_row(profile, name, current_series, settings)}
+        row = _categorical_row(profile.categories(name), current_series, settings)
         return {"column": name, **row}
 
     workers = max(1, min(len(columns), os.cpu_count() or 1))

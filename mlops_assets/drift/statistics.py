@@ -106,23 +106,42 @@ def _category_frame(series: pl.Series) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class CategorySample:
+    """One side of a categorical comparison: counts per category (as text) and the null count."""
+
+    counts: pl.DataFrame
+    nulls: int
+
+
+def prepare_categories(series: pl.Series) -> CategorySample:
+    """Count the categories of a column once, to compare it with many others."""
+    values = _without_nan(series.rename("value"))
+    return CategorySample(_category_frame(values), values.null_count())
+
+
+def category_counts_against(
+    reference: CategorySample, current: pl.Series
+) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned counts of a prepared reference and a current column, then the null bin."""
+    other = prepare_categories(current)
+    joined = (
+        reference.counts.join(other.counts, on="category", how="full", coalesce=True)
+        .fill_null(0)
+        .sort("category")
+    )
+    reference_counts = np.append(joined["count"].to_numpy(), reference.nulls)
+    current_counts = np.append(joined["count_right"].to_numpy(), other.nulls)
+    return reference_counts.astype(np.float64), current_counts.astype(np.float64)
+
+
 def category_counts(reference: pl.Series, current: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """Aligned counts over the union of categories of both sides, then the null bin.
 
     Categories are matched by their string form, so a Categorical reference and a
     String current (or different category orders) still line up.
     """
-    reference = _without_nan(reference.rename("value"))
-    current = _without_nan(current.rename("value"))
-    joined = (
-        _category_frame(reference)
-        .join(_category_frame(current), on="category", how="full", coalesce=True)
-        .fill_null(0)
-        .sort("category")
-    )
-    reference_counts = np.append(joined["count"].to_numpy(), reference.null_count())
-    current_counts = np.append(joined["count_right"].to_numpy(), current.null_count())
-    return reference_counts.astype(np.float64), current_counts.astype(np.float64)
+    return category_counts_against(prepare_categories(reference), current)
 
 
 def _proportions(counts: np.ndarray) -> np.ndarray:

@@ -8,8 +8,11 @@ from mlops_assets.evaluation.metrics import (
     beats_baseline,
     calibration_table,
     markdown_table,
+    primary_metric,
     slice_metrics,
     task_metrics,
+    window_metrics,
+    window_profile,
 )
 from mlops_assets.evaluation.plots import evaluation_plot_png
 
@@ -20,6 +23,9 @@ __all__ = [
     "calibration_table",
     "evaluation_plot_png",
     "markdown_table",
+    "primary_metric",
     "slice_metrics",
     "task_metrics",
+    "window_metrics",
+    "window_profile",
 ]

@@ -323,3 +323,78 @@ def markdown_table(df: pl.DataFrame, float_digits: int = 4) -> str:
     separator = "| " + " | ".join("---" for _ in df.columns) + " |"
     body = ["| " + " | ".join(_cell(v, float_digits) for v in row) + " |" for row in df.iter_rows()]
     return "\n".join([header, separator, *body])
+
+
+def primary_metric(
+    task: str,
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    *,
+    threshold: float = 0.5,
+    n_classes: int | None = None,
+) -> float:
+    """The metric that decides promotion and monitoring (`PRIMARY_METRIC`), nan when undefined."""
+    name, _ = PRIMARY_METRIC[task]
+    if len(y_true) == 0:
+        return math.nan
+    return float(
+        task_metrics(task, y_true, y_score, threshold=threshold, n_classes=n_classes)[name]
+    )
+
+
+def window_metrics(
+    task: str,
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    windows: np.ndarray,
+    *,
+    min_rows: int = 30,
+    threshold: float = 0.5,
+    n_classes: int | None = None,
+) -> pl.DataFrame:
+    """The primary metric per time window, as monitoring measures it (windows of `min_rows`+ rows).
+
+    A model's test metric over a whole quarter and its metric on one day are not
+    the same number: a day has fewer rows and less spread. Monitoring compares a
+    window's realized metric with this per-window profile of the model's own test
+    windows, so the comparison is like for like.
+    """
+    keys = np.asarray(windows)
+    y = np.asarray(y_true)
+    scores = np.asarray(y_score)
+    records = []
+    for window in np.unique(keys):
+        mask = keys == window
+        if int(mask.sum()) < min_rows:
+            continue
+        value = primary_metric(
+            task, y[mask], scores[mask], threshold=threshold, n_classes=n_classes
+        )
+        if not math.isnan(value):
+            records.append({"window": str(window), "rows": int(mask.sum()), "metric": value})
+    return pl.DataFrame(
+        records, schema={"window": pl.String, "rows": pl.Int64, "metric": pl.Float64}
+    )
+
+
+def window_profile(
+    task: str,
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    windows: np.ndarray,
+    *,
+    min_rows: int = 30,
+    threshold: float = 0.5,
+    n_classes: int | None = None,
+) -> dict[str, float]:
+    """Mean, spread and count of the per-window metric: what monitoring expects of one window."""
+    per_window = window_metrics(
+        task, y_true, y_score, windows, min_rows=min_rows, threshold=threshold, n_classes=n_classes
+    )
+    if per_window.height == 0:
+        return {}
+    return {
+        "window_metric_mean": float(per_window["metric"].mean()),
+        "window_metric_std": float(per_window["metric"].std() or 0.0),
+        "window_metric_windows": float(per_window.height),
+    }

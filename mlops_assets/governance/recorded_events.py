@@ -1,5 +1,6 @@
 """Reading what the Dagster instance recorded about an asset: its materializations and their metadata."""
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -46,3 +47,12 @@ def newest_materialization(
         if matches(metadata_values(record)):
             return record
     return None
+
+
+def newest_training_data(
+    instance: dg.DagsterInstance, training_set: dg.AssetKey
+) -> dt.datetime | None:
+    """The newest row of the latest training set (its `data_through`), the cooldown's anchor."""
+    record = next(materializations(instance, training_set), None)
+    value = metadata_values(record).get("data_through") if record else None
+    return dt.datetime.fromisoformat(str(value)) if value else None

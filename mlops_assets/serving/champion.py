@@ -54,11 +54,36 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+class ChampionMoved(RuntimeError):
+    """The champion alias changed between the decision and the move: nothing was moved."""
+
+
+_UNCHECKED = object()
+
+
 def move_champion(
-    client: MlflowClient, model_name: str, to_version: str, *, action: str, reason: str, actor: str
+    client: MlflowClient,
+    model_name: str,
+    to_version: str,
+    *,
+    action: str,
+    reason: str,
+    actor: str,
+    expected_current: str | object | None = _UNCHECKED,
 ) -> AliasMove:
-    """Point `champion` at `to_version`, keep the old one as `previous_champion`, record why."""
+    """Point `champion` at `to_version`, keep the old one as `previous_champion`, record why.
+
+    With `expected_current`, the move is a compare-and-set: if the champion is no
+    longer the version the decision was made against, nothing moves and
+    `ChampionMoved` is raised. After the move the aliases are read back, so a
+    concurrent writer is detected rather than silently lost.
+    """
     current = champion_version(client, model_name)
+    if expected_current is not _UNCHECKED and current != expected_current:
+        raise ChampionMoved(
+            f"{model_name}: the champion is v{current}, not v{expected_current} as when the "
+            f"decision about v{to_version} was made; decide again"
+        )
     if current == to_version:
         raise ValueError(f"{model_name} version {to_version} is already the champion")
     client.get_model_version(model_name, to_version)
@@ -73,6 +98,13 @@ def move_champion(
     client.set_model_version_tag(
         model_name, to_version, "mlops.last_alias_move", json.dumps(move.to_dict())
     )
+    now_serving = champion_version(client, model_name)
+    kept = alias_version(client, model_name, PREVIOUS_CHAMPION)
+    if now_serving != to_version or (current is not None and kept != current):
+        raise ChampionMoved(
+            f"{model_name}: after moving champion v{current} -> v{to_version}, the registry shows "
+            f"champion v{now_serving}, previous v{kept}: another writer moved it at the same time"
+        )
     return move
 
 

@@ -1,15 +1,68 @@
-"""What the champion learned from: its training rows, read at the exact recorded version."""
+"""What the champion learnt from: its training rows, scope and test profile, read as recorded.
+
+A model version records its training set (table and Delta version), which rows
+it learnt from (`TrainingScope` tags), the newest row of that training set and
+its test metrics, among them its per-window metric profile. Monitoring and the
+gate read them here, at the exact recorded version.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import math
+from dataclasses import dataclass
 
 import polars as pl
 from mlflow.tracking import MlflowClient
 
-from mlops_assets.training.split import SPLIT
+from mlops_assets.training.scope import TrainingScope
+from mlops_assets.training.split import ROW_KEY, SPLIT
 
 REFERENCE_SEED = 13
+DATA_THROUGH_TAG = "mlops.data_through"
+WINDOW_METRIC_MEAN = "window_metric_mean"
+"""The mean per-window test metric, logged by the evaluation as `test_window_metric_mean`."""
+
+
+@dataclass(frozen=True, eq=False)
+class ChampionRecord:
+    """A registered version as monitoring and the gate need it."""
+
+    version: str
+    test_metrics: dict[str, float]
+    scope: TrainingScope
+    data_through: dt.datetime | None
+    table_uri: str
+    table_version: int
+    storage_options: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def training_set(self) -> str:
+        return f"{self.table_uri}@v{self.table_version}"
+
+    def training_rows(self, max_rows: int | None) -> pl.DataFrame:
+        """The train split it learnt from (what drift compares with), sampled with a fixed seed."""
+        return _training_rows(self.table_uri, self.table_version, max_rows, self.storage_options)
+
+    def expected_metric(self, metric_name: str) -> float | None:
+        """The per-window metric monitoring expects: the mean over its test windows, else its test metric."""
+        for key in (WINDOW_METRIC_MEAN, metric_name):
+            value = self.test_metrics.get(key)
+            if value is not None and not math.isnan(value):
+                return float(value)
+        return None
+
+
+def _options(storage_options: dict[str, str] | None) -> dict[str, str] | None:
+    return dict(storage_options) if storage_options else None
+
+
+def reference_sample(train_rows: pl.DataFrame, max_rows: int | None) -> pl.DataFrame:
+    """The training rows drift compares with: all of them, or a fixed-seed sample of `max_rows`."""
+    if max_rows is not None and train_rows.height > max_rows:
+        return train_rows.sample(n=max_rows, seed=REFERENCE_SEED)
+    return train_rows
 
 
 @functools.lru_cache(maxsize=8)
@@ -24,25 +77,57 @@ def _training_rows(
         .filter(pl.col(SPLIT) == "train")
         .collect()
     )
-    if max_rows is not None and frame.height > max_rows:
-        frame = frame.sample(n=max_rows, seed=REFERENCE_SEED)
-    return frame
+    return reference_sample(frame, max_rows)
 
 
-def champion_reference(
+@functools.lru_cache(maxsize=8)
+def learnt_keys(
+    table_uri: str, version: int, storage_options: tuple[tuple[str, str], ...]
+) -> pl.Series:
+    """The row keys of a training set version's train and valid rows."""
+    return (
+        pl.scan_delta(table_uri, version=version, storage_options=dict(storage_options) or None)
+        .filter(pl.col(SPLIT) != "test")
+        .select(ROW_KEY)
+        .collect()[ROW_KEY]
+    )
+
+
+def scope_of(tags: dict[str, str], storage_options: dict[str, str] | None = None) -> TrainingScope:
+    """The recorded training scope of a model version, from its training run's tags."""
+    keys = None
+    if not tags.get("mlops.trained_through"):
+        keys = learnt_keys(
+            tags["mlops.training_set_uri"],
+            int(tags["mlops.training_set_version"]),
+            tuple(sorted((storage_options or {}).items())),
+        )
+    return TrainingScope.from_tags(tags, keys)
+
+
+def champion_record(
     client: MlflowClient,
     model_name: str,
     version: str,
-    max_rows: int | None,
     storage_options: dict[str, str] | None = None,
-) -> tuple[pl.DataFrame, dict[str, float]]:
-    """The champion's training rows (sampled with a fixed seed) and its recorded test metrics."""
+) -> ChampionRecord:
+    """What version `version` of `model_name` recorded about its training and its test."""
     model_version = client.get_model_version(model_name, version)
     run = client.get_run(model_version.run_id)
-    table_uri = run.data.tags["mlops.training_set_uri"]
-    table_version = int(run.data.tags["mlops.training_set_version"])
+    tags = dict(run.data.tags)
+    table_uri = tags["mlops.training_set_uri"]
+    table_version = int(tags["mlops.training_set_version"])
     test_metrics = {
         k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")
     }
     options = tuple(sorted((storage_options or {}).items()))
-    return _training_rows(table_uri, table_version, max_rows, options), test_metrics
+    through = tags.get(DATA_THROUGH_TAG)
+    return ChampionRecord(
+        version=str(version),
+        test_metrics=test_metrics,
+        scope=scope_of(tags, _options(storage_options)),
+        data_through=dt.datetime.fromisoformat(through) if through else None,
+        table_uri=table_uri,
+        table_version=table_version,
+        storage_options=options,
+    )

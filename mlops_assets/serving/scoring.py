@@ -1,5 +1,6 @@
 """Scoring a batch with a registered model, and describing what came out.
 
+Scores come from the version's booster on its encoded matrix (`LoadedModel`).
 Latency is measured per mini-batch, as a caller of the model would see it, so
 p50 and p95 describe serving cost; the distribution of scores is what
 prediction-drift monitoring compares over time.
@@ -10,11 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import mlflow.pyfunc
 import numpy as np
 import polars as pl
 
-from mlops_assets.training.packaged_model import to_model_input
+from mlops_assets.serving.registered import LoadedModel
 
 BATCH_ROWS = 10_000
 
@@ -24,8 +24,6 @@ class ScoredBatch:
     scores: np.ndarray
     latencies_ms: list[float]
     seconds: float
-    unseen_categories: dict[str, int]
-    out_of_range: dict[str, int]
 
     @property
     def rows_per_second(self) -> float:
@@ -36,27 +34,20 @@ class ScoredBatch:
 
 
 def score_frame(
-    model: mlflow.pyfunc.PyFuncModel, frame: pl.DataFrame, batch_rows: int = BATCH_ROWS
+    model: LoadedModel, frame: pl.DataFrame, batch_rows: int = BATCH_ROWS
 ) -> ScoredBatch:
-    """Scores of every row in mini-batches; unseen categories and out-of-range values are counted, not fatal."""
-    wrapped = model.unwrap_python_model()
-    encoding = wrapped.encoding
+    """Scores of every row, in mini-batches so that latency reads as a caller would see it."""
     scores = []
     latencies = []
     started = time.perf_counter()
-    for offset in range(0, max(frame.height, 1), batch_rows):
+    for offset in range(0, frame.height, batch_rows):
         batch = frame.slice(offset, batch_rows)
-        if batch.height == 0:
-            break
         tick = time.perf_counter()
-        output = model.predict(to_model_input(batch, encoding.features, encoding.categorical))
+        scores.append(model.predict(batch))
         latencies.append((time.perf_counter() - tick) * 1000)
-        scores.append(np.asarray(output, dtype=np.float64))
     seconds = time.perf_counter() - started
-    stacked = np.concatenate(scores) if scores else np.empty(0)
-    return ScoredBatch(
-        stacked, latencies, seconds, encoding.unseen_categories(frame), encoding.out_of_range(frame)
-    )
+    stacked = np.concatenate(scores) if scores else model.predict(frame)
+    return ScoredBatch(stacked, latencies, seconds)
 
 
 def score_distribution(task: str, scores: np.ndarray, classes: list[str]) -> dict[str, float]:

@@ -178,6 +178,12 @@ class SplitSpec(_Strict):
     valid_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.2, gt=0, lt=0.5)
     seed: int = 42
+    key: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Columns that identify a row for the random split (default: id_columns, "
+        "else the row's content). Identifiers keep each row in its split when columns are added.",
+    )
 
 
 class TrainingSpec(_Strict):
@@ -238,8 +244,20 @@ class RetrainingSpec(_Strict):
     hard_drift_share: float = Field(
         0.8, gt=0, le=1, description="...or at once when one partition's drift share reaches this."
     )
+    degraded_windows_in_a_row: int = Field(
+        3,
+        ge=1,
+        description="...or after this many labelled windows in a row whose realized metric is more "
+        "than drift.max_metric_drop below the champion's per-window test metric (concept drift).",
+    )
+    min_labelled_rows: int = Field(
+        30, ge=1, description="A window's realized metric is measured once it has this many labels."
+    )
     cooldown_hours: float = Field(
-        72, ge=0, description="No second drift-triggered retraining within this time."
+        72,
+        ge=0,
+        description="Event time after a retrain signal, or after the newest data a model was "
+        "trained on, during which no new drift signal is raised.",
     )
 
 

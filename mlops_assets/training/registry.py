@@ -13,6 +13,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from mlops_assets.specs.model import DatasetSpec
+from mlops_assets.training.gate_record import mark_pending
 from mlops_assets.training.model_ref import RegisteredModel
 from mlops_assets.training.packaged_model import TabularLightGBM, to_model_input, write_artifacts
 from mlops_assets.training.trainer import TrainedBooster
@@ -96,6 +97,7 @@ def log_and_register(
             )
         version = str(info.registered_model_version)
     client.set_model_version_tag(spec.model_name, version, "mlops.training_run", run.info.run_id)
+    mark_pending(client, spec.model_name, version, tags.get("dagster_run_id", ""))
     client.update_model_version(
         spec.model_name,
         version,

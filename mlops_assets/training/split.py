@@ -1,10 +1,12 @@
-"""Train, validation and test windows.
+"""Train, validation and test windows: the one rule every model, gate and backtest uses.
 
 With a time column the split is by time: the test window is the latest data and
 nothing from it (or after it) shapes the model; validation sits just before it
 and only decides when boosting stops. Without time the split is random but
-seeded and keyed on row content, so the same rows land in the same split
-whatever order storage returns them in.
+seeded and keyed on what identifies a row: the spec's `split.key`, else its
+`id_columns`, else (with a warning in the metadata) the row's content. A key
+made of identifiers keeps every row in its split when columns are added to the
+table or the features, so two model versions can be judged on rows neither saw.
 """
 
 from __future__ import annotations
@@ -20,6 +22,33 @@ from mlops_assets.specs.model import DatasetSpec
 SPLIT = "_split"
 ROW_KEY = "_row_key"
 SPLITS = ("train", "valid", "test")
+KEY_BUCKETS = 1_000_003
+PLATFORM_COLUMNS = (SPLIT, ROW_KEY)
+
+
+def split_key_columns(spec: DatasetSpec, frame: pl.DataFrame) -> list[str]:
+    """The columns whose values identify a row: `split.key`, else `id_columns`, else all of them.
+
+    The content fallback reshuffles the random split whenever a column is added;
+    the model version records which columns it used, so a later gate can still
+    find the rows it trained on.
+    """
+    declared = list(spec.split.key or spec.id_columns)
+    if declared:
+        missing = [c for c in declared if c not in frame.columns]
+        if missing:
+            field = "split.key" if spec.split.key else "id_columns"
+            raise ValueError(
+                f"spec `{spec.name}`: {field} column(s) {missing} are not in the features table"
+            )
+        return declared
+    return sorted(c for c in frame.columns if c not in PLATFORM_COLUMNS)
+
+
+def row_keys(frame: pl.DataFrame, columns: list[str], seed: int) -> pl.Series:
+    """A stable 63-bit key per row from the values of `columns` (same values, same key)."""
+    hashed = frame.select(columns).hash_rows(seed=seed) // 2
+    return hashed.cast(pl.Int64).alias(ROW_KEY)
 
 
 def _time_boundaries(spec: DatasetSpec, partitions: list[dt.date]) -> tuple[dt.date, dt.date]:
@@ -45,14 +74,19 @@ def _time_boundaries(spec: DatasetSpec, partitions: list[dt.date]) -> tuple[dt.d
     return valid_start, test_start
 
 
+def is_time_split(spec: DatasetSpec, frame: pl.DataFrame) -> bool:
+    """Whether `frame` is split by time (a timed spec whose rows carry their partition)."""
+    return spec.time is not None and PARTITION in frame.columns
+
+
 def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
-    """Add the split column and a content key; return the frame and the windows used."""
-    keyed = features.with_columns(
-        (features.drop(SPLIT, strict=False).hash_rows(seed=spec.split.seed) // 2)
-        .cast(pl.Int64)
-        .alias(ROW_KEY)
-    )
-    if spec.time is not None and PARTITION in keyed.columns:
+    """Add the split column and the row key; return the frame and the windows used."""
+    base = features.drop(PLATFORM_COLUMNS, strict=False)
+    key_columns = split_key_columns(spec, base)
+    keyed = base.with_columns(row_keys(base, key_columns, spec.split.seed))
+    # Rows that share a key (duplicate ids) are ordered by content, so the order is defined.
+    order = base.hash_rows(seed=spec.split.seed).alias("_content_order")
+    if is_time_split(spec, keyed):
         partitions = keyed[PARTITION].unique().sort().to_list()
         valid_start, test_start = _time_boundaries(spec, partitions)
         part = pl.col(PARTITION)
@@ -62,16 +96,14 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
             .when(part >= valid_start)
             .then(pl.lit("valid"))
         )
-        frame = keyed.with_columns(split.otherwise(pl.lit("train")).alias(SPLIT)).sort(
-            EVENT_TIME, ROW_KEY
-        )
+        sort_by = [EVENT_TIME, ROW_KEY, "_content_order"]
         windows = {
             "train": f"< {valid_start}",
             "valid": f"{valid_start} .. {test_start}",
             "test": f">= {test_start}",
         }
     else:
-        position = (pl.col(ROW_KEY) % 1_000_003).cast(pl.Float64) / 1_000_003
+        position = (pl.col(ROW_KEY) % KEY_BUCKETS).cast(pl.Float64) / KEY_BUCKETS
         test, valid = spec.split.test_fraction, spec.split.valid_fraction
         split = (
             pl.when(position < test)
@@ -79,12 +111,18 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
             .when(position < test + valid)
             .then(pl.lit("valid"))
         )
-        frame = keyed.with_columns(split.otherwise(pl.lit("train")).alias(SPLIT)).sort(ROW_KEY)
+        sort_by = [ROW_KEY, "_content_order"]
+        keyed_on = ", ".join(key_columns) if spec.split.key or spec.id_columns else "row content"
         windows = {
-            "train": f"random {1 - test - valid:.0%} (seed {spec.split.seed})",
+            "train": f"random {1 - test - valid:.0%} (seed {spec.split.seed}, keyed on {keyed_on})",
             "valid": f"random {valid:.0%}",
             "test": f"random {test:.0%}",
         }
+    frame = (
+        keyed.with_columns(split.otherwise(pl.lit("train")).alias(SPLIT), order)
+        .sort(sort_by)
+        .drop("_content_order")
+    )
     counts = dict(frame.group_by(SPLIT).len().iter_rows())
     for name in SPLITS:
         if counts.get(name, 0) == 0:

@@ -1,7 +1,8 @@
-"""The drift sensor turns each new retrain signal into exactly one run, honouring the cooldown."""
+"""The drift sensor acts on every retrain signal the drift asset recorded, once, and only while due."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import dagster as dg
@@ -11,28 +12,41 @@ from sensors.drift_retraining import build_drift_retraining_sensor
 from sensors.retraining import build_retraining_job
 
 DRIFT = dg.AssetKey(["shop", "drift"])
+TRAINING_SET = dg.AssetKey(["shop", "training_set"])
 
 
-def _sensor(cooldown_hours: float = 72) -> dg.SensorDefinition:
+def _sensor() -> dg.SensorDefinition:
     job = build_retraining_job("shop", [dg.AssetKey(["shop", "model"])])
     return build_drift_retraining_sensor(
-        "shop", DRIFT, job, cooldown_hours, dg.DefaultSensorStatus.RUNNING
+        "shop", DRIFT, TRAINING_SET, job, dg.DefaultSensorStatus.RUNNING
     )
 
 
-def _drift(
-    instance: dg.DagsterInstance, window: str, signal: bool, features=("price", "region")
-) -> None:
+def _signal(window: str, kind: str = "drift", features=("price", "region")) -> dict:
+    end = dt.date.fromisoformat(window) + dt.timedelta(days=1)
+    return {
+        "window": window,
+        "window_end": dt.datetime.combine(end, dt.time()).isoformat(),
+        "signal": kind,
+        "reason": f"{kind}: test",
+        "drifted_features": list(features),
+    }
+
+
+def _drift(instance: dg.DagsterInstance, partition: str, signals: list[dict]) -> None:
+    """One drift materialization, as the asset records it (its signals in the metadata)."""
     instance.report_runless_asset_event(
         dg.AssetMaterialization(
             asset_key=DRIFT,
-            partition=window,
-            metadata={
-                "retrain_signal": signal,
-                "drift_share": 0.9 if signal else 0.1,
-                "drifted_features": list(features),
-            },
+            partition=partition,
+            metadata={"retrain_signal": bool(signals), "retrain_signals": signals},
         )
+    )
+
+
+def _trained_through(instance: dg.DagsterInstance, moment: str) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=TRAINING_SET, metadata={"data_through": moment})
     )
 
 
@@ -52,43 +66,54 @@ def test_nothing_to_do_before_any_drift(instance):
 
 def test_one_signal_requests_exactly_one_run_across_ticks(instance):
     sensor = _sensor()
-    _drift(instance, "2024-03-01", signal=True)
+    _drift(instance, "2024-03-01", [_signal("2024-03-01")])
     first = _tick(sensor, instance, None)
     [request] = first.run_requests
     assert request.run_key == "drift-shop-2024-03-01"
     assert request.tags["mlops/trigger"] == "drift"
+    assert request.tags["mlops/drift_signal"] == "drift"
     assert request.tags["mlops/drift_features"] == "price,region"
-    assert json.loads(first.cursor)["last_window"] == "2024-03-01"
     again = _tick(sensor, instance, first.cursor)
-    assert isinstance(again, dg.SkipReason) or not again.run_requests
+    assert isinstance(again, dg.SkipReason)
     restarted = _tick(sensor, instance, None)
     assert restarted.run_requests[0].run_key == request.run_key
 
 
-def test_a_window_without_signal_is_noted_and_skipped(instance):
-    _drift(instance, "2024-03-01", signal=False)
+def test_a_signal_followed_by_a_calm_window_is_still_acted_on(instance):
+    """A single-run backfill stores every window at once; the newest one is calm."""
+    for day in ("2024-03-01", "2024-03-02", "2024-03-03"):
+        signals = [_signal("2024-03-02", "performance")]  # a ranged run stamps every partition
+        _drift(instance, day, signals)
+    _drift(instance, "2024-03-04", [])
+    result = _tick(_sensor(), instance, None)
+    [request] = result.run_requests
+    assert request.run_key == "drift-shop-2024-03-02"
+    assert request.tags["mlops/drift_signal"] == "performance"
+    assert json.loads(result.cursor)["after_storage_id"] > 0
+
+
+def test_two_episodes_since_the_cursor_give_one_run_covering_both(instance):
+    _drift(instance, "2024-03-01", [_signal("2024-03-01")])
+    _drift(instance, "2024-03-09", [_signal("2024-03-09", "hard_drift")])
+    [request] = _tick(_sensor(), instance, None).run_requests
+    assert request.run_key == "drift-shop-2024-03-09"
+    assert request.tags["mlops/drift_windows"] == "2024-03-01,2024-03-09"
+
+
+def test_a_signal_the_newest_training_already_covers_is_dropped(instance):
+    sensor = _sensor()
+    _drift(instance, "2024-03-01", [_signal("2024-03-01")])
+    _trained_through(instance, "2024-03-05T00:00:00")
+    result = _tick(sensor, instance, None)
+    assert not result.run_requests
+    assert "no retrain signal still due" in result.skip_reason.skip_message
+    _drift(instance, "2024-03-07", [_signal("2024-03-07")])
+    [request] = _tick(sensor, instance, result.cursor).run_requests
+    assert request.run_key == "drift-shop-2024-03-07"
+
+
+def test_a_window_without_signal_moves_the_cursor_and_asks_nothing(instance):
+    _drift(instance, "2024-03-01", [])
     result = _tick(_sensor(), instance, None)
     assert not result.run_requests
-    assert json.loads(result.cursor)["last_window"] == "2024-03-01"
-
-
-def test_a_new_signal_within_the_cooldown_is_not_acted_on(instance):
-    sensor = _sensor(cooldown_hours=72)
-    _drift(instance, "2024-03-01", signal=True)
-    first = _tick(sensor, instance, None)
-    _drift(instance, "2024-03-02", signal=True)
-    second = _tick(sensor, instance, first.cursor)
-    assert not second.run_requests
-    assert "cooldown" in second.skip_reason.skip_message
-    assert (
-        json.loads(second.cursor)["last_trigger_at"] == json.loads(first.cursor)["last_trigger_at"]
-    )
-
-
-def test_after_the_cooldown_a_new_signal_retrains_again(instance):
-    sensor = _sensor(cooldown_hours=0)
-    _drift(instance, "2024-03-01", signal=True)
-    first = _tick(sensor, instance, None)
-    _drift(instance, "2024-03-02", signal=True)
-    second = _tick(sensor, instance, first.cursor)
-    assert second.run_requests[0].run_key == "drift-shop-2024-03-02"
+    assert json.loads(result.cursor)["after_storage_id"] > 0

@@ -170,7 +170,11 @@ def test_random_split_shares_match_fractions() -> None:
     assert shares["valid"] == pytest.approx(0.15, abs=0.025)
     assert shares["train"] == pytest.approx(0.65, abs=0.03)
     assert frame.height == 5000
-    assert windows == {"train": "random 65% (seed 42)", "valid": "random 15%", "test": "random 20%"}
+    assert windows == {
+        "train": "random 65% (seed 42, keyed on row content)",
+        "valid": "random 15%",
+        "test": "random 20%",
+    }
 
 
 def test_random_split_depends_on_seed() -> None:
@@ -194,6 +198,34 @@ def test_random_split_is_used_when_time_spec_has_no_partition_column() -> None:
     frame, windows = assign_split(spec, random_frame(1000))
     assert windows["valid"] == "random 15%"
     assert set(split_counts(frame)) == {"train", "valid", "test"}
+
+
+def test_random_split_keyed_on_ids_keeps_every_row_in_its_split_when_a_column_is_added() -> None:
+    spec = make_spec(id_columns=["id"])
+    frame = random_frame(3000)
+    before, windows = assign_split(spec, frame)
+    widened = frame.with_columns((pl.col("x") * 2).alias("new_feature"))
+    after, _ = assign_split(spec, widened)
+    by_id = before.select("id", SPLIT).sort("id")
+    assert after.select("id", SPLIT).sort("id").equals(by_id)
+    assert "keyed on id" in windows["train"]
+
+
+def test_random_split_on_content_reshuffles_when_a_column_is_added() -> None:
+    """Why ids matter: without them the key is the row's content, and a new column moves rows."""
+    frame = random_frame(3000)
+    before, _ = assign_split(make_spec(), frame)
+    after, _ = assign_split(make_spec(), frame.with_columns(pl.lit(1).alias("new_feature")))
+    joined = before.select("id", SPLIT).join(after.select("id", SPLIT), on="id")
+    assert (joined[SPLIT] != joined[f"{SPLIT}_right"]).sum() > 300
+
+
+def test_declared_split_key_is_used_and_must_exist() -> None:
+    spec = make_spec(split={"key": ["c", "id"]}, id_columns=["x"])
+    _, windows = assign_split(spec, random_frame(1000))
+    assert "keyed on c, id" in windows["train"]
+    with pytest.raises(ValueError, match=r"split.key column\(s\) \['c'\]"):
+        assign_split(spec, random_frame(1000).drop("c"))
 
 
 def test_random_split_of_too_few_rows_errors() -> None:
