@@ -116,18 +116,26 @@ def run_spec(
 
     from mlops_assets.assets.naming import SpecAssets
     from mlops_assets.definitions import build_resources
+    from mlops_assets.instance.run_workers import RUN_HOST_TAG, fail_dead_runs, this_host
     from mlops_assets.pipeline import build_spec_assets
     from mlops_assets.specs import find_spec
     from sensors.bootstrap import PARTITION_RANGE_END, PARTITION_RANGE_START
 
     spec = find_spec(spec_name)
     names = SpecAssets(spec)
-    tags = {"mlops/spec": spec.name, "mlops/trigger": "cli", "mlops/user": cli_user(user)}
+    tags = {
+        "mlops/spec": spec.name,
+        "mlops/trigger": "cli",
+        "mlops/user": cli_user(user),
+        RUN_HOST_TAG: this_host(),
+    }
     if names.partitions_def is not None:
         first, last = _partition_range(names.partitions_def, start, end)
         tags |= {PARTITION_RANGE_START: first, PARTITION_RANGE_END: last}
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
+    for run_id in fail_dead_runs(instance):
+        _progress(f"run {run_id} had lost its process: marked failed")
     assets, resources = build_spec_assets(spec), build_resources()
     materialized: dict[str, dict[str, Any]] = {}
     checks: list = []

@@ -11,6 +11,7 @@ explains is reported.
 """
 
 import datetime as dt
+import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -22,6 +23,13 @@ from mlops_assets.governance.actors import launched_by, launching_user
 from mlops_assets.governance.card_publishing import CARD_TAG
 from mlops_assets.governance.recorded_events import materializations, metadata_values
 from mlops_assets.serving.champion import champion_version
+from mlops_assets.training.gate_record import (
+    ABANDONED,
+    GATE_REASON_TAG,
+    GATE_TAG,
+    RUN_TAG,
+    is_undecided,
+)
 
 MLFLOW_ACTIONS = {"promotion": "promoted", "rollback": "rollback"}
 SAME_MOVE_SECONDS = 300
@@ -61,6 +69,7 @@ class AuditTrail:
     model_name: str
     champion: str | None
     events: list[AuditEvent]
+    ungated: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def recorded_champion(self) -> str | None:
@@ -80,6 +89,7 @@ class AuditTrail:
             "recorded_champion": self.recorded_champion,
             "champion_explained_by_trail": self.explained,
             "events": [e.to_dict() for e in self.events],
+            "ungated_versions": self.ungated,
         }
 
 
@@ -212,7 +222,7 @@ def registry_only_events(
                         at=at,
                         action=name,
                         model_version=str(model_version.version),
-                        champion_before=None,
+                        champion_before=_moved_from(tags, action, at),
                         champion_after=str(model_version.version),
                         actor=tags.get(f"mlops.{action}_by", ""),
                         trigger=action,
@@ -229,6 +239,57 @@ def registry_only_events(
     return found
 
 
+def _moved_from(tags: dict[str, str], action: str, at: str) -> str | None:
+    """The champion a recorded alias move replaced (`mlops.last_alias_move`), when it is this move."""
+    try:
+        move = json.loads(tags.get("mlops.last_alias_move", "{}"))
+    except json.JSONDecodeError:
+        return None
+    if move.get("action") == action and move.get("at") == at:
+        return _version(move.get("from_version"))
+    return None
+
+
+def gate_record_events(client: MlflowClient, model_name: str) -> list[AuditEvent]:
+    """Versions the gate never decided on: abandoned by a later gate (an event each)."""
+    events = []
+    for model_version in client.search_model_versions(f"name = '{model_name}'"):
+        tags = model_version.tags
+        if tags.get(GATE_TAG) != ABANDONED:
+            continue
+        at = _iso(model_version.last_updated_timestamp / 1000)
+        events.append(
+            AuditEvent(
+                at=at,
+                action="abandoned",
+                model_version=str(model_version.version),
+                champion_before=None,
+                champion_after=None,
+                actor="dagster:gate",
+                trigger="gate",
+                reason=f"never gated: {tags.get(GATE_REASON_TAG, '')}",
+                run_id=tags.get(RUN_TAG),
+                source="mlflow",
+            )
+        )
+    return events
+
+
+def ungated_versions(client: MlflowClient, model_name: str) -> list[dict[str, str]]:
+    """Registered versions with no gate decision (their run may still be going, or have died)."""
+    return [
+        {
+            "version": str(v.version),
+            "registered_at": _iso(v.creation_timestamp / 1000),
+            "dagster_run_id": v.tags.get(RUN_TAG, ""),
+        }
+        for v in sorted(
+            client.search_model_versions(f"name = '{model_name}'"), key=lambda v: int(v.version)
+        )
+        if is_undecided(v)
+    ]
+
+
 def audit_trail(
     instance: dg.DagsterInstance,
     client: MlflowClient,
@@ -239,8 +300,15 @@ def audit_trail(
     """Every recorded decision about the champion of `model_name`, oldest first."""
     events = dagster_events(instance, client, promotion, model_name)
     events += registry_only_events(client, model_name, events)
+    events += gate_record_events(client, model_name)
     events.sort(key=lambda e: _parse(e.at))
-    return AuditTrail(spec_name, model_name, champion_version(client, model_name), events)
+    return AuditTrail(
+        spec_name,
+        model_name,
+        champion_version(client, model_name),
+        events,
+        ungated_versions(client, model_name),
+    )
 
 
 def _metric_line(evidence: dict[str, Any]) -> str:
@@ -267,6 +335,12 @@ def render_audit(trail: AuditTrail) -> str:
         lines.append(
             f"WARNING: the champion alias points at v{trail.champion}, but the last recorded change "
             f"left v{trail.recorded_champion}: the alias was moved outside the platform."
+        )
+    for entry in trail.ungated:
+        run = f" by run {entry['dagster_run_id']}" if entry["dagster_run_id"] else ""
+        lines.append(
+            f"UNGATED: v{entry['version']} (registered {entry['registered_at']}{run}) has no gate "
+            "decision yet: its run is still going, or it died and the next gate marks it abandoned"
         )
     for event in trail.events:
         before = f"v{event.champion_before}" if event.champion_before else "none"

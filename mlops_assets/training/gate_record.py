@@ -76,13 +76,14 @@ def abandon_orphans(
     """
     abandoned = []
     for model_version in pending_versions(client, model_name):
-        if model_version.version == keep:
+        version = str(model_version.version)
+        if version == str(keep):
             continue
         run_id = model_version.tags.get(RUN_TAG) or _training_dagster_run(client, model_version)
         status = run_finished(run_id) if run_id else "unknown"
         if status is None:
             continue
         reason = f"its training run {run_id or '(unrecorded)'} ended ({status}) before the gate"
-        mark_decided(client, model_name, model_version.version, ABANDONED, reason)
-        abandoned.append(model_version.version)
+        mark_decided(client, model_name, version, ABANDONED, reason)
+        abandoned.append(version)
     return abandoned

@@ -230,3 +230,77 @@ def test_audit_reports_a_champion_moved_outside_the_platform(churn, capsys):
     assert main(["audit", "--spec", "churn"]) == 0
     text = capsys.readouterr().out
     assert "the champion alias points at v1, but the last recorded change left v2" in text
+
+
+def test_a_version_registered_without_its_gate_is_listed_then_abandoned(churn, capsys):
+    platform, _ = churn
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.pipeline import build_spec_assets
+    from mlops_assets.specs import find_spec
+
+    result = dg.materialize(
+        build_spec_assets(find_spec("churn")),
+        selection=[dg.AssetKey(["churn", "training_set"]), dg.AssetKey(["churn", "model"])],
+        instance=platform.instance(),
+        resources=build_resources(),
+    )
+    assert result.success
+    assert main(["audit", "--spec", "churn"]) == 0
+    assert "UNGATED: v2" in capsys.readouterr().out
+
+    again = run_spec("churn")
+    assert again["model_version"] == 3, again
+    tags = mlflow.MlflowClient().get_model_version("churn_model", "2").tags
+    assert tags["mlops.gate"] == "abandoned"
+    assert result.run_id in tags["mlops.gate_reason"]
+    gate = platform.instance().get_latest_materialization_event(dg.AssetKey(["churn", "promotion"]))
+    assert gate.asset_materialization.metadata["abandoned_versions"].value == ["2"]
+    assert main(["audit", "--spec", "churn", "--json"]) == 0
+    trail = json.loads(capsys.readouterr().out)
+    assert not trail["ungated_versions"]
+    abandoned = [e for e in trail["events"] if e["action"] == "abandoned"]
+    assert [e["model_version"] for e in abandoned] == ["2"]
+    assert "never gated" in abandoned[0]["reason"]
+
+
+def test_a_promotion_only_the_registry_recorded_names_the_true_previous_champion(churn, capsys):
+    """The gate moved the alias, then its process died before Dagster stored the decision."""
+    platform, path = churn
+    _retrain_a_bagged_challenger_on_schedule(platform, path)
+    platform.write_spec(
+        governed_churn_spec(
+            path,
+            num_boost_round=1,
+            params={"num_leaves": 2, "learning_rate": 0.0001, "min_data_in_leaf": 500},
+        )
+    )
+    assert run_spec("churn")["promotion"] == "rejected"  # v3, a Dagster event says rejected
+    from mlops_assets.serving.champion import move_champion
+
+    client = mlflow.MlflowClient()
+    move_champion(
+        client, "churn_model", "3", action="promotion", reason="gate", actor="dagster:cli"
+    )
+    assert main(["audit", "--spec", "churn", "--json"]) == 0
+    trail = json.loads(capsys.readouterr().out)
+    [registry_only] = [e for e in trail["events"] if e["source"] == "mlflow"]
+    assert registry_only["model_version"] == "3" and registry_only["action"] == "promoted"
+    assert (registry_only["champion_before"], registry_only["champion_after"]) == ("2", "3")
+    assert trail["champion_explained_by_trail"]
+
+
+def test_a_reexecution_is_recorded_as_such_not_as_its_parent_trigger(churn):
+    platform, _ = churn
+    first = platform.instance().get_runs(filters=dg.RunsFilter(tags={"mlops/trigger": "cli"}))[-1]
+    from mlops_assets.governance.actors import actor_of, launched_by, trigger_of
+
+    tags = {
+        **first.tags,
+        "dagster/parent_run_id": first.run_id,
+        "dagster/root_run_id": first.run_id,
+    }
+    assert trigger_of(tags) == "reexecution"
+    assert actor_of(tags) == "dagster:reexecution"
+    assert launched_by(tags) == f"reexecution of run {first.run_id}, first launched as cli"
+    retry = {**tags, "dagster/retry_number": "1"}
+    assert (trigger_of(retry), actor_of(retry)) == ("retry", "dagster:retry")

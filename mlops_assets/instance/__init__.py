@@ -1,0 +1,1 @@
+"""The Dagster instance's parts for one machine (the embedded default in `dagster.yaml`)."""
