@@ -7,10 +7,11 @@
 #   4. Dagster's official Helm chart with the committed deploy/k8s/dagster-values.yaml.
 
 locals {
-  k8s_dir = abspath("${path.module}/../k8s")
+  # Relative to the working directory: kustomize refuses an absolute base.
+  k8s_dir = "${path.module}/../k8s"
   # The base kustomization already renames the image `mlops-assets`; the overlay
   # renames that name again, to the image this module runs.
-  base_image = yamldecode(file("${local.k8s_dir}/kustomization.yaml")).images[0].newName
+  base_image      = yamldecode(file("${local.k8s_dir}/kustomization.yaml")).images[0].newName
   irsa_annotation = "eks\\.amazonaws\\.com/role-arn"
 }
 
