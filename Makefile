@@ -10,7 +10,8 @@ export UV_LINK_MODE := copy
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: install home run test test-fast demo lint format bench clean
+.PHONY: install home run test test-fast demo lint format bench clean \
+	review review-specs specs-changed specs-all image-tags lint-workflows terraform-check
 
 install: $(VENV)/.installed
 
@@ -55,6 +56,52 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/full_year.py
+
+## --- Delivery (docs/delivery.md) -------------------------------------------------
+## Spec folders besides the built-in one (MLOPS_SPECS_PATH of the reviews); the
+## reviews look for changed specs in mlops_assets/specs/builtin and these.
+SPEC_DIRS ?= specs
+SPEC_SOURCES = mlops_assets/specs/builtin $(SPEC_DIRS)
+empty :=
+space := $(empty) $(empty)
+REVIEW_SPECS_PATH = $(subst $(space),:,$(strip $(wildcard $(SPEC_DIRS))))
+REVIEW_DIR ?= .ci/cache/review
+SAMPLE ?= 0.2
+BASE ?=
+REVIEW_MD ?=
+
+## `mlops review` of one spec: make review SPEC=name [BASE=git-ref] [SAMPLE=0.2] [REVIEW_MD=file]
+review: install
+	@test -n "$(SPEC)" || { echo "make review: set SPEC=<spec name>" >&2; exit 2; }
+	@mkdir -p "$(dir $(or $(REVIEW_MD),$(REVIEW_DIR)/$(SPEC).md))"
+	MLOPS_SPECS_PATH="$(REVIEW_SPECS_PATH)" $(BIN)/mlops review --spec "$(SPEC)" $(if $(BASE),--base "$(BASE)") --sample "$(SAMPLE)" --markdown "$(or $(REVIEW_MD),$(REVIEW_DIR)/$(SPEC).md)"
+
+## Several reviews joined into one report (the pull-request comment):
+## make review-specs SPECS="a b" [BASE=git-ref] [SAMPLE=0.2] [REVIEW_MD=file]
+review-specs: install
+	@test -n "$(SPECS)" || { echo "make review-specs: set SPECS=\"<spec> ...\"" >&2; exit 2; }
+	$(BIN)/python .ci/review/review_specs.py --out "$(or $(REVIEW_MD),$(REVIEW_DIR)/review.md)" --base "$(BASE)" --sample "$(SAMPLE)" $(SPECS)
+
+## Names of the specs whose file changed since BASE: make specs-changed BASE=origin/main
+specs-changed: install
+	@test -n "$(BASE)" || { echo "make specs-changed: set BASE=<git ref>" >&2; exit 2; }
+	@$(BIN)/python .ci/review/spec_names.py changed --base "$(BASE)" $(SPEC_SOURCES)
+
+## Names of every spec in the spec folders.
+specs-all: install
+	@$(BIN)/python .ci/review/spec_names.py all $(SPEC_SOURCES)
+
+## Tags of the project image for this commit (REGISTRY and IMAGE_NAME must be set).
+image-tags:
+	@bash .ci/image-tags
+
+## actionlint on .github/workflows (shellcheck and pyflakes off: run: steps only call make).
+lint-workflows: install
+	$(BIN)/actionlint -shellcheck= -pyflakes=
+
+## checkov on deploy/terraform, from its own locked venv under .ci/cache/.
+terraform-check: install
+	@checkov="$$(bash .ci/tools/install-checkov)" && "$$checkov" -d deploy/terraform --framework terraform --quiet --compact --skip-download
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -25,7 +25,11 @@ CREDENTIAL_KEY = re.compile(
 )
 # Key names that hold a name of a secret or a switch, not a credential.
 NOT_A_CREDENTIAL_KEY = re.compile(r"name|ref|file|generate|_env$", re.IGNORECASE)
-REFERENCE = re.compile(r"^[\"']?(\{\s*env:\s*\w+\s*\}|\$\{[^}]+\}|\$\(\w+\)|\$\w+)[\"']?\s*(#.*)?$")
+# GitHub workflows name a secret as ${{ secrets.NAME }}, and Helm or External Secrets
+# templates as {{ ... }}: references, not values.
+REFERENCE = re.compile(
+    r"^[\"']?(\{\s*env:\s*\w+\s*\}|\$\{\{\s*secrets\.\w+\s*\}\}|\{\{ .+ \}\}|\$\{[^}]+\}|\$\(\w+\)|\$\w+)[\"']?\s*(#.*)?$"
+)
 PLACEHOLDER = re.compile(
     r"^[\"']?(change-?me|<[^>]+>|example|placeholder|x{3,})[\"']?\s*(#.*)?$", re.I
 )
