@@ -5,7 +5,6 @@ import base64
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.drift import drift_settings
 from mlops_assets.assets.metadata import table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.backtest.replay import (
@@ -15,6 +14,7 @@ from mlops_assets.backtest.replay import (
     replay_policy,
     summarize,
 )
+from mlops_assets.drift import DriftSettings
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
 from mlops_assets.versioning import content_hash
 from resources.delta_store import DeltaStore
@@ -51,7 +51,9 @@ def build_backtest_asset(names: SpecAssets) -> dg.AssetsDefinition:
             context.log.info(
                 f"{spec.name}: replaying policy {policy} over {features['_partition'].n_unique()} partitions"
             )
-            results.append(replay_policy(spec, features, policy, drift_settings(spec), settings))
+            results.append(
+                replay_policy(spec, features, policy, DriftSettings.from_spec(spec), settings)
+            )
         table = pl.concat(results)
         summary = summarize(table)
         retrains = table.filter(pl.col("retrained")).select("policy", "partition", "reason")

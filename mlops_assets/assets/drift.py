@@ -30,8 +30,15 @@ from mlops_assets.policy.evidence import (
     WindowMeasurement,
     drift_scores,
     measure_window,
+    windows_of,
 )
-from mlops_assets.policy.retraining import Decision, PolicyState, RetrainingPolicy, step
+from mlops_assets.policy.retraining import (
+    Decision,
+    Expectations,
+    PolicyState,
+    RetrainingPolicy,
+    step,
+)
 from mlops_assets.serving.champion import champion_version
 from mlops_assets.serving.reference import champion_record
 from mlops_assets.serving.registered import LoadedModel, load_version
@@ -53,6 +60,8 @@ WINDOW_SCHEMA: dict[str, pl.DataType] = {
     "labelled_rows": pl.Int64(),
     "drift_share": pl.Float64(),
     "dataset_drift": pl.Boolean(),
+    "unusual_share": pl.Float64(),
+    "window_drifted": pl.Boolean(),
     "prediction_drift_method": pl.String(),
     "prediction_drift_score": pl.Float64(),
     "prediction_drifted": pl.Boolean(),
@@ -76,6 +85,8 @@ REPORT_COLUMNS = {
     "labelled_rows": "Unseen rows with a label, on which the realized metric is measured",
     "drift_share": "Share of features that drifted in the window",
     "dataset_drift": "Whether the drift share reached drift.dataset_drift_share",
+    "unusual_share": "Share of features drifting beyond their usual severity in the champion's test windows",
+    "window_drifted": "Whether the unusual share reached drift.dataset_drift_share (what the policy counts)",
     "prediction_drift_method": "Test that decides prediction drift (as for a numeric feature)",
     "prediction_drift_score": "Drift of the champion's scores against its scores of its training rows",
     "prediction_drifted": "Whether the champion's scores drifted in the window",
@@ -104,43 +115,8 @@ REPORT_COLUMNS = {
 }
 
 
-def drift_settings(spec) -> DriftSettings:
-    drift = spec.drift
-    return DriftSettings(
-        numeric_method=drift.numeric_method,
-        categorical_method=drift.categorical_method,
-        small_sample_rows=drift.small_sample_rows,
-        ks_p_value=drift.ks_p_value,
-        chi_square_p_value=drift.chi_square_p_value,
-        wasserstein_threshold=drift.wasserstein_threshold,
-        jensen_shannon_threshold=drift.jensen_shannon_threshold,
-        psi_threshold=drift.psi_threshold,
-        dataset_drift_share=drift.dataset_drift_share,
-        max_sample_rows=drift.max_sample_rows,
-    )
-
-
 def _naive(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def monitoring_windows(
-    names: SpecAssets, context: dg.AssetExecutionContext, features: pl.DataFrame
-) -> list[tuple[dt.datetime, dt.datetime, pl.DataFrame]]:
-    """The run's windows in event-time order: its partitions, or the whole table timed now."""
-    partitions = names.partitions_def
-    if partitions is None or not (context.has_partition_key or context.has_partition_key_range):
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-        return [(now, now, features)]
-    by_day = features.partition_by(PARTITION, as_dict=True) if PARTITION in features.columns else {}
-    windows = []
-    for key in context.partition_keys:
-        window = partitions.time_window_for_partition_key(key)
-        start, end = _naive(window.start), _naive(window.end)
-        rows = by_day.get((start.date(),))
-        if rows is not None and rows.height:
-            windows.append((start, end, rows))
-    return sorted(windows, key=lambda w: w[0])
 
 
 def champion_scorer(predictions: pl.DataFrame, model: LoadedModel):
@@ -196,7 +172,7 @@ def window_table(
     measurement: WindowMeasurement,
     decision: Decision,
     version: str,
-    expected: float | None,
+    expected: Expectations,
     partitioned: bool,
 ) -> pl.DataFrame:
     """The window's rows of the drift table: one per feature (one row when not monitored)."""
@@ -211,11 +187,13 @@ def window_table(
         "labelled_rows": measurement.labelled_rows,
         "drift_share": evidence.drift_share,
         "dataset_drift": evidence.dataset_drift if evidence.monitored else None,
+        "unusual_share": evidence.unusual_share,
+        "window_drifted": decision.drifted,
         "prediction_drift_method": prediction.get("method"),
         "prediction_drift_score": prediction.get("score"),
         "prediction_drifted": prediction.get("drifted"),
         "realized_metric": measurement.realized,
-        "expected_metric": expected,
+        "expected_metric": expected.metric,
         "degraded": decision.degraded,
         "decision": decision.action,
         "signal": decision.signal,
@@ -242,7 +220,7 @@ def recorded_signal(decision: Decision, measurement: WindowMeasurement, window: 
         "window_end": decision.window_end.isoformat(),
         "signal": decision.signal,
         "reason": decision.reason,
-        "drifted_features": list(measurement.evidence.drifted_features[:10]),
+        "drifted_features": list(measurement.evidence.unusual_features[:10]),
     }
 
 
@@ -297,7 +275,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         version = champion_version(client, spec.model_name)
         if version is None:
             raise dg.Failure(f"{spec.model_name} has no champion to compare with")
-        settings = drift_settings(spec)
+        settings = DriftSettings.from_spec(spec)
         record = champion_record(client, spec.model_name, version, delta.object_store_options())
         model = load_version(spec.model_name, version)
         reference_rows = record.training_rows(spec.drift.max_sample_rows)
@@ -312,8 +290,9 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             threshold=spec.quality.decision_threshold,
             min_labelled_rows=spec.retraining.min_labelled_rows,
         )
-        expected = record.expected_metric(metric_name)
-        windows = monitoring_windows(names, context, features)
+        expected = record.expectations(metric_name)
+        view = view.expecting(expected)
+        windows = windows_of(features, spec.time.grain if spec.time else None)
         state = prior_state(delta, names, version, windows[0][0] if windows else None)
         for through in (
             record.data_through,
@@ -365,7 +344,7 @@ def drift_metadata(
     spec,
     table: pl.DataFrame,
     version: str,
-    expected: float | None,
+    expected: Expectations,
     windows: list,
     measured: list[tuple[WindowMeasurement, Decision]],
     signals: list[dict],
@@ -384,8 +363,9 @@ def drift_metadata(
         "retrain_signal": dg.MetadataValue.bool(bool(signals)),
         "retrain_signals": dg.MetadataValue.json(signals),
         f"champion_test_{metric_name}": dg.MetadataValue.float(
-            expected if expected is not None else float("nan")
+            expected.metric if expected.metric is not None else float("nan")
         ),
+        "expected_from": expected.describe(),
     }
     if not measured:
         metadata["monitoring"] = (
@@ -401,6 +381,8 @@ def drift_metadata(
         "drift_share": dg.MetadataValue.float(float(evidence.drift_share or 0.0)),
         "dataset_drift": dg.MetadataValue.bool(evidence.dataset_drift),
         "drifted_features": dg.MetadataValue.json(list(evidence.drifted_features)),
+        "unusual_share": dg.MetadataValue.float(float(evidence.unusual_share or 0.0)),
+        "unusual_features": dg.MetadataValue.json(list(evidence.unusual_features)),
         "prediction_drift_score": dg.MetadataValue.float(
             float((latest.prediction or {}).get("score") or 0.0)
         ),
@@ -432,7 +414,7 @@ def drift_metadata(
 
 
 def drift_checks(
-    spec, measured: list[tuple[WindowMeasurement, Decision]], expected: float | None, settings
+    spec, measured: list[tuple[WindowMeasurement, Decision]], expected: Expectations, settings
 ):
     """The three drift checks over every monitored window of the run."""
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
@@ -444,7 +426,7 @@ def drift_checks(
                 description="no window to monitor: every row is inside the champion's training data",
             )
         return
-    drifted = [m for m, _ in measured if m.evidence.dataset_drift]
+    drifted = [m for m, d in measured if d.drifted]
     any_feature = [m for m, _ in measured if m.evidence.drifted_features]
     latest = measured[-1][0]
     yield dg.AssetCheckResult(
@@ -472,10 +454,11 @@ def drift_checks(
         check_name=NO_PERFORMANCE_DROP,
         passed=not degraded,
         description=(
-            f"{len(degraded)} of {len(labelled)} labelled windows more than "
-            f"{spec.drift.max_metric_drop} below the expected {metric_name} {expected:.4f}; latest "
-            f"realized {metric_name} {labelled[-1][0].realized:.4f}"
-            if labelled and expected is not None
+            f"{len(degraded)} of {len(labelled)} labelled windows below the expected "
+            f"{metric_name} {expected.metric:.4f} by more than max({spec.drift.max_metric_drop}, its "
+            f"spread {expected.metric_spread:.4f}); latest realized {metric_name} "
+            f"{labelled[-1][0].realized:.4f}"
+            if labelled and expected.metric is not None
             else "no labels in the monitored windows yet"
         ),
     )

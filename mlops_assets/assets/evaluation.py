@@ -1,6 +1,7 @@
 """The evaluation report asset: the registered model judged on the test window."""
 
 import base64
+import json
 import tempfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from mlflow.entities import Metric
 
 from mlops_assets.assets.metadata import mlflow_link
 from mlops_assets.assets.naming import SpecAssets
+from mlops_assets.drift import DriftSettings, ReferenceProfile
 from mlops_assets.evaluation import (
     PRIMARY_METRIC,
     baseline_scores,
@@ -21,13 +23,16 @@ from mlops_assets.evaluation import (
     markdown_table,
     slice_metrics,
     task_metrics,
-    window_profile,
 )
 from mlops_assets.features.build import categorical_columns
-from mlops_assets.ingest.raw_batch import PARTITION
+from mlops_assets.policy.evidence import ChampionView, drift_scores, expectations_of, windows_of
+from mlops_assets.policy.retraining import Expectations
+from mlops_assets.serving.reference import EXPECTATIONS_FILE, reference_sample
+from mlops_assets.serving.registered import LoadedModel
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.model_ref import RegisteredModel
 from mlops_assets.training.packaged_model import to_model_input
+from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import SPLIT
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
@@ -42,6 +47,35 @@ def score(
     """Scores from the registered model, exactly as a consumer of the registry would get them."""
     output = loaded.predict(to_model_input(frame, ref.features, ref.categorical))
     return np.asarray(output, dtype=np.float64)
+
+
+def test_window_expectations(
+    spec, training_set: pl.DataFrame, loaded: mlflow.pyfunc.PyFuncModel, ref: RegisteredModel
+) -> Expectations:
+    """The model's test windows measured as the drift asset will measure its monitoring windows:
+    the yardstick monitoring holds later windows to (`mlops_assets/policy/retraining.py`)."""
+
+    wrapped = loaded.unwrap_python_model()
+    model = LoadedModel(
+        ref.name, ref.version, wrapped.booster, wrapped.encoding, wrapped.best_iteration
+    )
+    settings = DriftSettings.from_spec(spec)
+    train = training_set.filter(pl.col(SPLIT) == "train")
+    reference = reference_sample(train, spec.drift.max_sample_rows)
+    view = ChampionView(
+        task=spec.target.task,
+        target=spec.target.column,
+        encoding=model.encoding,
+        scope=TrainingScope.of_training_set(spec, training_set),
+        reference=ReferenceProfile(reference, model.encoding.features, settings),
+        reference_scores=drift_scores(spec.target.task, model.predict(reference)),
+        settings=settings,
+        threshold=spec.quality.decision_threshold,
+        min_labelled_rows=spec.retraining.min_labelled_rows,
+    )
+    test = training_set.filter(pl.col(SPLIT) == "test")
+    grain = spec.time.grain if spec.time else None
+    return expectations_of(view, windows_of(test, grain), model.predict)
 
 
 def _comparison(model: dict[str, float], baseline: dict[str, float]) -> pl.DataFrame:
@@ -130,19 +164,8 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
             else pl.DataFrame()
         )
         calibration = calibration_table(y_test, scores) if task == "binary" else pl.DataFrame()
-        profile = (
-            window_profile(
-                task,
-                y_test,
-                scores,
-                test[PARTITION].cast(pl.String).to_numpy(),
-                min_rows=spec.retraining.min_labelled_rows,
-                threshold=threshold,
-                n_classes=n_classes,
-            )
-            if spec.time is not None and PARTITION in test.columns
-            else {}
-        )
+        expected = test_window_expectations(spec, frame, loaded, model)
+        profile = expected.to_metrics()
         png = evaluation_plot_png(task, y_test, scores, importance)
         comparison = _comparison(metrics, baseline)
         report = (
@@ -173,6 +196,7 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
             (out / "evaluation.md").write_text(report)
             (out / "evaluation.png").write_bytes(png)
             comparison.write_csv(out / "metrics.csv")
+            (out / EXPECTATIONS_FILE).write_text(json.dumps(expected.to_dict(), indent=1))
             importance.write_csv(out / "feature_importance.csv")
             if calibration.height:
                 calibration.write_csv(out / "calibration.csv")
@@ -202,6 +226,7 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 ),
                 "test_rows": dg.MetadataValue.int(len(y_test)),
                 **{f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in profile.items()},
+                "monitoring_expects": expected.describe(),
                 "metrics_vs_baseline": dg.MetadataValue.md(markdown_table(comparison)),
                 "calibration": dg.MetadataValue.md(
                     markdown_table(calibration) if calibration.height else "_n/a_"

@@ -30,13 +30,18 @@ from mlops_assets.evaluation import (
     PRIMARY_METRIC,
     baseline_scores,
     primary_metric,
-    window_profile,
 )
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.raw_batch import EVENT_TIME
 from mlops_assets.policy.comparison import compare_on_rows
-from mlops_assets.policy.evidence import ChampionView, drift_scores, measure_window
+from mlops_assets.policy.evidence import (
+    ChampionView,
+    drift_scores,
+    expectations_of,
+    measure_window,
+    windows_of,
+)
 from mlops_assets.policy.gate import GateDecision, GateEvidence, judge
-from mlops_assets.policy.retraining import PolicyState, RetrainingPolicy, step
+from mlops_assets.policy.retraining import Expectations, PolicyState, RetrainingPolicy, step
 from mlops_assets.serving.reference import reference_sample
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.scope import TrainingScope
@@ -44,7 +49,6 @@ from mlops_assets.training.split import SPLIT, assign_split
 from mlops_assets.training.trainer import TrainedBooster, feature_candidates, train_booster
 
 POLICIES = ("never", "scheduled", "drift")
-GRAIN_EVERY = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class Fitted:
     test_rows: pl.DataFrame
     test_metric: float
     baseline_metric: float
-    expected_metric: float | None
+    expected: Expectations
     data_through: dt.datetime
     view: ChampionView
 
@@ -83,14 +87,6 @@ def fit(spec: DatasetSpec, history: pl.DataFrame, settings: DriftSettings) -> Fi
     labelled, labels = encoding.known_labels(test, target)
     scores = model.predict(labelled)
     train_labels = encoding.labels(frame.filter(pl.col(SPLIT) == "train"), target)
-    profile = window_profile(
-        task,
-        labels,
-        scores,
-        labelled[PARTITION].cast(pl.String).to_numpy(),
-        min_rows=spec.retraining.min_labelled_rows,
-        n_classes=n_classes,
-    )
     test_metric = primary_metric(task, labels, scores, n_classes=n_classes)
     reference = reference_sample(frame.filter(pl.col(SPLIT) == "train"), settings.max_sample_rows)
     view = ChampionView(
@@ -104,6 +100,7 @@ def fit(spec: DatasetSpec, history: pl.DataFrame, settings: DriftSettings) -> Fi
         threshold=spec.quality.decision_threshold,
         min_labelled_rows=spec.retraining.min_labelled_rows,
     )
+    expected = expectations_of(view, windows_of(test, spec.time.grain), model.predict)
     return Fitted(
         model=model,
         test_rows=test,
@@ -114,9 +111,9 @@ def fit(spec: DatasetSpec, history: pl.DataFrame, settings: DriftSettings) -> Fi
             baseline_scores(task, train_labels, len(labels), n_classes),
             n_classes=n_classes,
         ),
-        expected_metric=profile.get("window_metric_mean", test_metric),
+        expected=expected,
         data_through=frame[EVENT_TIME].max(),
-        view=view,
+        view=view.expecting(expected),
     )
 
 
@@ -146,21 +143,6 @@ def gate(spec: DatasetSpec, champion: Fitted, challenger: Fitted, versions: int)
     )
 
 
-def windows_of(
-    spec: DatasetSpec, features: pl.DataFrame
-) -> list[tuple[dt.datetime, dt.datetime, pl.DataFrame]]:
-    """The monitoring windows of a timed table, oldest first: (start, end, rows)."""
-    assert spec.time is not None
-    every = GRAIN_EVERY[spec.time.grain]
-    by_partition = features.partition_by(PARTITION, as_dict=True)
-    windows = []
-    for (day,), rows in sorted(by_partition.items()):
-        start = dt.datetime.combine(day, dt.time())
-        end = pl.select(pl.lit(start).dt.offset_by(every)).item()
-        windows.append((start, end, rows))
-    return windows
-
-
 def replay_policy(
     spec: DatasetSpec,
     features: pl.DataFrame,
@@ -173,7 +155,7 @@ def replay_policy(
         raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
     if spec.time is None:
         raise ValueError(f"spec `{spec.name}` has no time column: there is no history to replay")
-    windows = windows_of(spec, features)
+    windows = windows_of(features, spec.time.grain)
     if len(windows) <= settings.warmup_partitions + 1:
         raise ValueError(
             f"spec `{spec.name}`: {len(windows)} partitions, need more than warmup {settings.warmup_partitions} + 1"
@@ -188,7 +170,7 @@ def replay_policy(
     for index, (start, end, frame) in enumerate(windows[settings.warmup_partitions :]):
         tick = time.perf_counter()
         measured = measure_window(champion.view, start, end, frame, champion.model.predict)
-        decision, state = step(rules, state, measured.evidence, champion.expected_metric)
+        decision, state = step(rules, state, measured.evidence, champion.expected)
         monitor_seconds = time.perf_counter() - tick
         since += 1
         reason = ""
@@ -214,9 +196,10 @@ def replay_policy(
                 "partition": start.date(),
                 "rows": frame.height,
                 "metric": measured.realized if measured.realized is not None else math.nan,
-                "expected_metric": champion.expected_metric,
+                "expected_metric": champion.expected.metric,
                 "drift_share": measured.evidence.drift_share,
-                "drifted": measured.evidence.dataset_drift,
+                "drifted": decision.drifted,
+                "unusual_share": measured.evidence.unusual_share,
                 "decision": decision.action,
                 "signal": decision.signal,
                 "retrained": bool(reason),

@@ -106,6 +106,23 @@ class DriftSettings:
     dataset_drift_share: float = 0.5
     max_sample_rows: int | None = None
 
+    @classmethod
+    def from_spec(cls, spec: Any) -> DriftSettings:
+        """The settings of a dataset spec's `drift:` section."""
+        drift = spec.drift
+        return cls(
+            numeric_method=drift.numeric_method,
+            categorical_method=drift.categorical_method,
+            small_sample_rows=drift.small_sample_rows,
+            ks_p_value=drift.ks_p_value,
+            chi_square_p_value=drift.chi_square_p_value,
+            wasserstein_threshold=drift.wasserstein_threshold,
+            jensen_shannon_threshold=drift.jensen_shannon_threshold,
+            psi_threshold=drift.psi_threshold,
+            dataset_drift_share=drift.dataset_drift_share,
+            max_sample_rows=drift.max_sample_rows,
+        )
+
     def __post_init__(self) -> None:
         if self.numeric_method not in NUMERIC_METHODS:
             raise ValueError(

@@ -11,8 +11,6 @@ from mlops_assets.evaluation.metrics import (
     primary_metric,
     slice_metrics,
     task_metrics,
-    window_metrics,
-    window_profile,
 )
 from mlops_assets.evaluation.plots import evaluation_plot_png
 
@@ -26,6 +24,4 @@ __all__ = [
     "primary_metric",
     "slice_metrics",
     "task_metrics",
-    "window_metrics",
-    "window_profile",
 ]

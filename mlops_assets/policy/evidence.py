@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -21,7 +21,8 @@ import polars as pl
 from mlops_assets.drift import DriftSettings, ReferenceProfile, column_drift, dataset_drift
 from mlops_assets.drift import prediction_drift as score_drift
 from mlops_assets.evaluation import primary_metric
-from mlops_assets.policy.retraining import WindowEvidence
+from mlops_assets.ingest.raw_batch import PARTITION
+from mlops_assets.policy.retraining import Expectations, WindowEvidence
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.scope import TrainingScope
 
@@ -50,6 +51,11 @@ class ChampionView:
     settings: DriftSettings
     threshold: float
     min_labelled_rows: int
+    usual_severity: Mapping[str, float] = field(default_factory=dict)
+
+    def expecting(self, expected: Expectations) -> ChampionView:
+        """The same view, judging drift against the usual severities of `expected`."""
+        return replace(self, usual_severity=dict(expected.usual_severity))
 
     @property
     def n_classes(self) -> int | None:
@@ -114,6 +120,11 @@ def measure_window(
     prediction = score_drift(
         view.reference_scores, drift_scores(view.task, unseen_scores), view.settings
     )
+    unusual = [
+        row["column"]
+        for row in report.filter(pl.col("drifted")).iter_rows(named=True)
+        if row["severity"] > view.usual_severity.get(row["column"], -math.inf)
+    ]
     mask, labels = view.labelled(unseen)
     realized = None
     if len(labels) >= view.min_labelled_rows:
@@ -133,7 +144,45 @@ def measure_window(
         dataset_drift=drifted,
         realized_metric=realized,
         drifted_features=tuple(report.filter(pl.col("drifted"))["column"].to_list()),
+        unusual_share=len(unusual) / report.height if report.height else 0.0,
+        unusual_features=tuple(unusual),
     )
     return WindowMeasurement(
         evidence, frame.height, unseen.height, len(labels), report, prediction, realized
     )
+
+
+GRAIN_EVERY = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}
+Window = tuple[dt.datetime, dt.datetime, pl.DataFrame]
+
+
+def windows_of(
+    frame: pl.DataFrame, grain: str | None, now: dt.datetime | None = None
+) -> list[Window]:
+    """A table's monitoring windows, oldest first: one per partition of `grain`, or (without
+    time) the whole table as one window timed `now` (UTC)."""
+    if grain is None or PARTITION not in frame.columns:
+        moment = now or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        return [(moment, moment, frame)] if frame.height else []
+    windows = []
+    for (day,), rows in sorted(frame.partition_by(PARTITION, as_dict=True).items()):
+        start = dt.datetime.combine(day, dt.time())
+        end = pl.select(pl.lit(start).dt.offset_by(GRAIN_EVERY[grain])).item()
+        windows.append((start, end, rows))
+    return windows
+
+
+def expectations_of(
+    view: ChampionView, test_windows: list[Window], scores: ScoreFunction
+) -> Expectations:
+    """The yardstick for monitoring: the champion's own test windows, measured as monitoring will."""
+    plain = replace(view, usual_severity={})
+    measured = [
+        measure_window(plain, start, end, rows, scores) for start, end, rows in test_windows
+    ]
+    severities: dict[str, list[float]] = {}
+    for measurement in measured:
+        for row in measurement.report.iter_rows(named=True):
+            severities.setdefault(row["column"], []).append(float(row["severity"]))
+    metrics = [m.realized for m in measured if m.realized is not None]
+    return Expectations.from_windows(metrics, severities)

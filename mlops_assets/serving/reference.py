@@ -13,16 +13,18 @@ import functools
 import math
 from dataclasses import dataclass
 
+import mlflow
 import polars as pl
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from mlops_assets.policy.retraining import Expectations
 from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import ROW_KEY, SPLIT
 
 REFERENCE_SEED = 13
 DATA_THROUGH_TAG = "mlops.data_through"
-WINDOW_METRIC_MEAN = "window_metric_mean"
-"""The mean per-window test metric, logged by the evaluation as `test_window_metric_mean`."""
+EXPECTATIONS_FILE = "expectations.json"
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +32,7 @@ class ChampionRecord:
     """A registered version as monitoring and the gate need it."""
 
     version: str
+    run_id: str
     test_metrics: dict[str, float]
     scope: TrainingScope
     data_through: dt.datetime | None
@@ -45,12 +48,20 @@ class ChampionRecord:
         """The train split it learnt from (what drift compares with), sampled with a fixed seed."""
         return _training_rows(self.table_uri, self.table_version, max_rows, self.storage_options)
 
-    def expected_metric(self, metric_name: str) -> float | None:
-        """The per-window metric monitoring expects: the mean over its test windows, else its test metric."""
-        for key in (WINDOW_METRIC_MEAN, metric_name):
-            value = self.test_metrics.get(key)
-            if value is not None and not math.isnan(value):
-                return float(value)
+    def expectations(self, metric_name: str) -> Expectations:
+        """What monitoring expects of a window: the version's own test windows, else its test metric."""
+        fallback = self.test_metrics.get(metric_name)
+        if fallback is not None and math.isnan(fallback):
+            fallback = None
+        return Expectations.from_dict(_recorded_expectations(self.run_id), fallback)
+
+
+@functools.lru_cache(maxsize=16)
+def _recorded_expectations(run_id: str) -> dict | None:
+    """The version's `evaluation/expectations.json`, written by its evaluation (None before it)."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/{EXPECTATIONS_FILE}")
+    except (MlflowException, OSError):
         return None
 
 
@@ -124,6 +135,7 @@ def champion_record(
     through = tags.get(DATA_THROUGH_TAG)
     return ChampionRecord(
         version=str(version),
+        run_id=model_version.run_id,
         test_metrics=test_metrics,
         scope=scope_of(tags, _options(storage_options)),
         data_through=dt.datetime.fromisoformat(through) if through else None,

@@ -253,11 +253,11 @@ class RetrainingSpec(_Strict):
     min_labelled_rows: int = Field(
         30, ge=1, description="A window's realized metric is measured once it has this many labels."
     )
-    cooldown_hours: float = Field(
-        72,
+    cooldown_hours: float | None = Field(
+        None,
         ge=0,
-        description="Event time after a retrain signal, or after the newest data a model was "
-        "trained on, during which no new drift signal is raised.",
+        description="Event time after a retrain signal during which no new one is raised; default "
+        "three windows of time.grain (72 h daily, 3 weeks weekly, 90 days monthly; 72 h without time).",
     )
 
 

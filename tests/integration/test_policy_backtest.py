@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from mlops_assets.assets.drift import drift_settings
 from mlops_assets.backtest.replay import BacktestSettings, replay_policy, summarize
+from mlops_assets.drift import DriftSettings
 from mlops_assets.specs import DatasetSpec
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,7 @@ def test_drift_policy_retrains_after_the_shift_and_recovers_through_the_gate(pla
     settings = BacktestSettings(warmup_partitions=20, schedule_every=10)
     results = pl.concat(
         [
-            replay_policy(spec, features, p, drift_settings(spec), settings)
+            replay_policy(spec, features, p, DriftSettings.from_spec(spec), settings)
             for p in ("never", "scheduled", "drift")
         ]
     )

@@ -14,8 +14,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from mlops_assets.assets.drift import drift_settings
 from mlops_assets.backtest.replay import BacktestSettings, replay_policy
+from mlops_assets.drift import DriftSettings
 from tests.integration.test_policy_backtest import regime_change_table, spec_dict
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,11 @@ def test_backtest_drift_asset_and_sensor_make_the_same_decisions(platform):
     loaded = find_spec("demand")
     features = pl.read_delta(str(tables / "features"))
     backtest = replay_policy(
-        loaded, features, "drift", drift_settings(loaded), BacktestSettings(warmup_partitions=20)
+        loaded,
+        features,
+        "drift",
+        DriftSettings.from_spec(loaded),
+        BacktestSettings(warmup_partitions=20),
     )
     first_retrain = backtest.filter(pl.col("retrained"))["partition"][0]
     replayed = backtest.filter(pl.col("partition") <= first_retrain).select(
