@@ -103,7 +103,7 @@ def features_of(spec: DatasetSpec) -> pl.DataFrame:
     return build_features(spec, validate_batch(spec, batch.frame).valid).frame
 
 
-def replay(name: str, folder: Path, policies: list[str]) -> pl.DataFrame:
+def replay(name: str, folder: Path, policies: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     spec_dict, settings = TABLES[name](folder)
     spec = DatasetSpec.model_validate(spec_dict)
     features = features_of(spec)
@@ -117,7 +117,7 @@ def replay(name: str, folder: Path, policies: list[str]) -> pl.DataFrame:
     summary = summarize(table).with_columns(pl.lit(name).alias("table"))
     retrains = table.filter(pl.col("retrained")).select("policy", "partition", "promoted", "reason")
     progress(f"{name} retrains:\n{retrains}")
-    return summary
+    return summary, table.with_columns(pl.lit(name).alias("table"))
 
 
 def markdown(summary: pl.DataFrame) -> str:
@@ -139,14 +139,17 @@ def main() -> int:
     parser.add_argument("--table", action="append", choices=sorted(TABLES))
     parser.add_argument("--policy", action="append", choices=["never", "scheduled", "drift"])
     parser.add_argument("--json", help="write the summaries as JSON here")
+    parser.add_argument("--details", help="write every replayed window as Parquet here")
     args = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     with tempfile.TemporaryDirectory() as folder:
-        summaries = [
+        replays = [
             replay(name, Path(folder), args.policy or ["never", "scheduled", "drift"])
             for name in args.table or ["rainfall", "flights"]
         ]
-    summary = pl.concat(summaries)
+    summary = pl.concat([s for s, _ in replays])
+    if args.details:
+        pl.concat([d for _, d in replays], how="diagonal_relaxed").write_parquet(args.details)
     print(markdown(summary))
     if args.json:
         Path(args.json).write_text(json.dumps(summary.to_dicts(), default=str, indent=1))

@@ -23,7 +23,7 @@ from mlops_assets.assets.predictions import ROW_HASH, feature_row_hash, stored_s
 from mlops_assets.drift import DriftSettings, ReferenceProfile
 from mlops_assets.drift.detection import REPORT_SCHEMA
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
-from mlops_assets.governance.recorded_events import newest_training_data
+from mlops_assets.governance.recorded_events import newest_training_data, rejected_in_a_row
 from mlops_assets.ingest.raw_batch import PARTITION
 from mlops_assets.policy.evidence import (
     ChampionView,
@@ -299,6 +299,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             newest_training_data(context.instance, names.training_set),
         ):
             state = state.after_training(through)
+        state = state.with_rejections(rejected_in_a_row(context.instance, names.promotion))
         scorer = champion_scorer(predictions, model)
         tables, measured, signals = [], [], []
         for start, end, rows in windows:

@@ -187,7 +187,9 @@ def replay_policy(
             promoted, verdict = outcome.passed, outcome.reason(policy)
             if promoted:
                 champion, versions = challenger, versions + 1
-                state = state.for_new_champion()
+                state = state.for_new_champion().with_rejections(0)
+            else:
+                state = state.with_rejections(state.rejected_in_a_row + 1)
             train_seconds = time.perf_counter() - tick
             since = 0
         rows.append(

@@ -56,3 +56,14 @@ def newest_training_data(
     record = next(materializations(instance, training_set), None)
     value = metadata_values(record).get("data_through") if record else None
     return dt.datetime.fromisoformat(str(value)) if value else None
+
+
+def rejected_in_a_row(instance: dg.DagsterInstance, promotion: dg.AssetKey) -> int:
+    """How many gate decisions in a row, newest first, rejected the challenger."""
+    count = 0
+    for record in materializations(instance, promotion):
+        decision = metadata_values(record).get("decision")
+        if decision != "rejected":
+            return count
+        count += 1
+    return count

@@ -35,7 +35,9 @@ The rules, in order:
    newest row of the last model's training set (its test window included: the
    gate has already judged the model on those rows). A signal held back is
    recorded as `cooldown`.
-6. A signal resets both counts and starts the cooldown.
+6. A signal resets both counts and starts the cooldown. Each retraining in a row
+   that the gate rejected doubles the next cooldown (at most eight times): when
+   retraining does not help, the policy stops paying for it every window.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ WINDOW_LENGTH = {
     "weekly": dt.timedelta(weeks=1),
     "monthly": dt.timedelta(days=30),
 }
+MAX_BACKOFF_DOUBLINGS = 3
 USUAL_SPREADS = 3.0
 """A feature's drift is unusual beyond its test windows' mean severity plus this many deviations."""
 
@@ -162,6 +165,11 @@ class RetrainingPolicy:
             cooldown=cooldown,
         )
 
+    def cooldown_after(self, rejected_in_a_row: int) -> dt.timedelta:
+        """The cooldown, doubled for each retraining in a row the gate rejected (at most 8x):
+        when retraining does not help, the policy stops paying for it every window."""
+        return self.cooldown * 2 ** min(rejected_in_a_row, MAX_BACKOFF_DOUBLINGS)
+
     def metric_floor(self, expected: Expectations) -> float | None:
         """Below this realized metric a window is degraded."""
         if expected.metric is None or math.isnan(expected.metric):
@@ -208,6 +216,11 @@ class PolicyState:
     drifted_in_a_row: int = 0
     degraded_in_a_row: int = 0
     quiet_until: dt.datetime | None = None
+    rejected_in_a_row: int = 0
+
+    def with_rejections(self, rejected_in_a_row: int) -> PolicyState:
+        """How many retrainings in a row the gate turned down since the champion was promoted."""
+        return replace(self, rejected_in_a_row=rejected_in_a_row)
 
     def after_training(self, data_through: dt.datetime | None) -> PolicyState:
         """No signal on windows a training set with rows up to `data_through` already covers."""
@@ -250,10 +263,11 @@ def _signal(
     expected: Expectations,
 ) -> tuple[Signal | None, str]:
     if degraded >= policy.degraded_windows_in_a_row:
+        latest = window.realized_metric
+        shown = f"latest {latest:.4f}" if latest is not None else "this window awaits its labels"
         return "performance", (
             f"performance: realized metric below {policy.metric_floor(expected):.4f} (expected "
-            f"{expected.metric:.4f}) in {degraded} labelled windows in a row "
-            f"(latest {window.realized_metric:.4f})"
+            f"{expected.metric:.4f}) in {degraded} labelled windows in a row ({shown})"
         )
     named = window.unusual_features[:3]
     features = f" ({', '.join(named)})" if named else ""
@@ -303,7 +317,8 @@ def step(
         held = f"{reason}; held by the cooldown until {state.quiet_until:%Y-%m-%d %H:%M}"
         return Decision(window.start, window.end, "cooldown", signal, held, **counts), counted
     decision = Decision(window.start, window.end, "retrain", signal, reason, **counts)
-    return decision, PolicyState(0, 0, window.end + policy.cooldown)
+    cooldown = policy.cooldown_after(state.rejected_in_a_row)
+    return decision, PolicyState(0, 0, window.end + cooldown, state.rejected_in_a_row)
 
 
 def replay(

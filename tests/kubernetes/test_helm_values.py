@@ -134,17 +134,7 @@ def test_values_have_the_chart_schema_types() -> None:
             ["x"],
             ".runLauncher.config.k8sRunLauncher.envSecret",
         ),
-        (
-            (
-                "dagsterDaemon",
-                "runCoordinator",
-                "config",
-                "queuedRunCoordinator",
-                "maxConcurrentRun",
-            ),
-            4,
-            ".maxConcurrentRun",
-        ),
+        (("dagsterDaemon", "runCoordinator", "enable"), True, ".runCoordinator.enable"),
         (("dagster-user-deployments", "deployments", 0, "codeServerArg"), ["-m"], ".codeServerArg"),
     ],
 )
@@ -174,13 +164,13 @@ def test_no_secret_in_the_values() -> None:
     assert document["global"]["postgresqlSecretName"]
 
 
-def test_run_queue_agrees_with_the_production_instance() -> None:
+def test_run_queue_and_pools_agree_with_the_production_instance() -> None:
     prod = yaml.safe_load(PROD_INSTANCE.read_text())
     queued = values()["dagsterDaemon"]["runCoordinator"]
     assert queued["type"] == "QueuedRunCoordinator" == prod["run_coordinator"]["class"]
-    config = queued["config"]["queuedRunCoordinator"]
-    assert config["maxConcurrentRuns"] == prod["concurrency"]["runs"]["max_concurrent_runs"]
-    assert config["tagConcurrencyLimits"] == prod["concurrency"]["runs"]["tag_concurrency_limits"]
+    assert "config" not in queued  # the limits are the instance's `concurrency` block
+    assert values()["additionalInstanceConfig"]["concurrency"] == prod["concurrency"]
+    assert prod["concurrency"]["pools"]["default_limit"] == 1
 
 
 def test_run_monitoring_and_retries_agree_with_the_production_instance() -> None:
@@ -192,6 +182,10 @@ def test_run_monitoring_and_retries_agree_with_the_production_instance() -> None
     assert monitoring["enabled"] is prod["run_monitoring"]["enabled"] is True
     assert monitoring["startTimeoutSeconds"] == prod["run_monitoring"]["start_timeout_seconds"]
     assert monitoring["pollIntervalSeconds"] == prod["run_monitoring"]["poll_interval_seconds"]
+    assert (
+        monitoring["freeSlotsAfterRunEndSeconds"]
+        == prod["run_monitoring"]["free_slots_after_run_end_seconds"]
+    )
     assert retries["enabled"] is prod["run_retries"]["enabled"] is True
     assert retries["maxRetries"] == prod["run_retries"]["max_retries"]
     assert retries["retryOnAssetOrOpFailure"] == prod["run_retries"]["retry_on_asset_or_op_failure"]
