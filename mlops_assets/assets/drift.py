@@ -173,7 +173,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             n_classes = len(encoding.classes) or None
             realized = task_metrics(task, labels, scores, n_classes=n_classes)[metric_name]
         champion_metric = champion_test.get(metric_name)
-        window = set(context.partition_keys) if spec.time is not None else set()
+        window = set(context.partition_keys) if spec.is_partitioned else set()
         streak = drifted_in_a_row(
             context.instance,
             names.drift,
@@ -191,7 +191,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             f"{spec.name}: drift share {share:.2f} ({len(drifted_features)} features), signal {signal}"
         )
         table = report.with_columns(pl.lit(version).alias("champion_version"))
-        if spec.time is not None:
+        if spec.is_partitioned:
             table = table.with_columns(
                 pl.lit(features[PARTITION].min(), dtype=pl.Date).alias(PARTITION)
             )

@@ -14,7 +14,7 @@ import math
 
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
 from mlops_assets.specs.model import DatasetSpec
 
 SPLIT = "_split"
@@ -52,6 +52,8 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
         .cast(pl.Int64)
         .alias(ROW_KEY)
     )
+    if spec.rows_in_time_order:
+        return _checked(spec, *positional_split(spec, keyed))
     if spec.time is not None and PARTITION in keyed.columns:
         partitions = keyed[PARTITION].unique().sort().to_list()
         valid_start, test_start = _time_boundaries(spec, partitions)
@@ -85,8 +87,49 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
             "valid": f"random {valid:.0%}",
             "test": f"random {test:.0%}",
         }
+    return _checked(spec, frame, windows)
+
+
+def _checked(
+    spec: DatasetSpec, frame: pl.DataFrame, windows: dict[str, str]
+) -> tuple[pl.DataFrame, dict[str, str]]:
     counts = dict(frame.group_by(SPLIT).len().iter_rows())
     for name in SPLITS:
         if counts.get(name, 0) == 0:
             raise ValueError(f"spec `{spec.name}`: the {name} split is empty ({windows[name]})")
+    return frame, windows
+
+
+# --- `time.order: rows`: a table with no timestamp whose row order is time -----------------
+
+
+def positional_split(spec: DatasetSpec, keyed: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Split by source position: the last rows are test, the rows before them validation.
+
+    For a table whose rows are in time order but carry no timestamp, this is the time
+    split: nothing from the test rows (or after them) shapes the model.
+    """
+    if SOURCE_ROW not in keyed.columns:
+        raise ValueError(
+            f"spec `{spec.name}`: time.order: rows needs the {SOURCE_ROW} column from the raw "
+            "asset; re-materialize raw, validated and features"
+        )
+    ordered = keyed.sort(SOURCE_ROW)
+    rows = ordered.height
+    n_test = max(1, math.ceil(rows * spec.split.test_fraction))
+    n_valid = max(1, math.ceil(rows * spec.split.valid_fraction))
+    position = pl.int_range(pl.len())
+    split = (
+        pl.when(position >= rows - n_test)
+        .then(pl.lit("test"))
+        .when(position >= rows - n_test - n_valid)
+        .then(pl.lit("valid"))
+        .otherwise(pl.lit("train"))
+    )
+    frame = ordered.with_columns(split.alias(SPLIT))
+    positions = frame.group_by(SPLIT).agg(
+        pl.col(SOURCE_ROW).min().alias("lo"), pl.col(SOURCE_ROW).max().alias("hi")
+    )
+    span = {name: f"source rows {lo} .. {hi}" for name, lo, hi in positions.iter_rows()}
+    windows = {name: span.get(name, "none") for name in SPLITS}
     return frame, windows

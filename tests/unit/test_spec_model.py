@@ -14,6 +14,7 @@ from mlops_assets.specs.loader import (
     BUILTIN_SPECS_DIR,
     SpecError,
     find_spec,
+    load_spec_catalog,
     load_spec_file,
     load_specs,
     spec_files,
@@ -108,12 +109,16 @@ def test_duplicate_names_across_files_name_both_files(
     first = write_yaml(first_dir / "one.yaml", minimal())
     second = write_yaml(second_dir / "two.yml", minimal(description="again"))
     monkeypatch.setenv("MLOPS_SPECS_PATH", f"{first_dir}:{second_dir}")
-    with pytest.raises(SpecError) as info:
-        load_specs()
-    message = str(info.value)
-    assert str(first) in message
-    assert str(second) in message
-    assert "tiny" in message
+    catalog = load_spec_catalog()
+    assert [path for path, _ in catalog.specs] == [first]
+    [broken] = catalog.broken
+    assert broken.path == second
+    assert str(first) in broken.reason and str(second) in broken.reason
+    assert "`tiny` is already used" in broken.reason
+    assert [spec.name for spec in load_specs()] == ["tiny"]
+    with pytest.raises(SpecError, match="declared by several files") as info:
+        find_spec("tiny")
+    assert str(first) in str(info.value) and str(second) in str(info.value)
 
 
 def test_specs_path_with_missing_entry_errors(
