@@ -76,9 +76,11 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 EVENT_TIMES_PARSE,
                 asset=names.raw,
-                blocking=True,
+                blocking=False,
                 description="The share of source rows whose event time is missing or does not "
-                "parse is within quality.max_rejected_share (those rows are rejected, never dropped).",
+                "parse is within quality.max_rejected_share. Those rows are rejected, never "
+                "dropped: not blocking here, so validation can store them in rejected_rows, "
+                "where rejected_share_within_limit blocks.",
             )
         )
     grain = spec.event_time.grain if spec.event_time else "whole"
@@ -135,13 +137,14 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
             share = batch.rows_without_time / max(batch.source_rows, 1)
             limit = spec.quality.max_rejected_share
             column = ", ".join(spec.event_time.source_columns)
-            fmt = f" with format {spec.event_time.format!r}" if spec.event_time.format else ""
+            fmt = f" format {spec.event_time.format!r}" if spec.event_time.format else ""
             yield dg.AssetCheckResult(
                 check_name=EVENT_TIMES_PARSE,
                 passed=share <= limit,
                 description=(
                     f"{spec.source.uri}: column {column}: {batch.rows_without_time} of "
-                    f"{batch.source_rows} source rows have no event time{fmt} ({share:.2%}, limit "
+                    f"{batch.source_rows} source rows have no event time (missing, or not "
+                    f"matching{fmt or ' the column type'}) ({share:.2%}, limit "
                     f"{limit:.1%}) (rule: time.format); they are rejected in the first partition's "
                     "rejected_rows"
                 ),

@@ -226,10 +226,16 @@ def ragged_line_error(
     uri: str, line: int, fields: int, width: int, csv_options: CsvOptions
 ) -> SourceError:
     what = "header" if csv_options.has_header else "first row"
+    hint = (
+        "; the first line may be a title or notes: set source.csv.skip_rows to skip it"
+        if width == 1 and fields > 1
+        else ""
+    )
     return SourceError(
         f"{uri}: line {line} has {fields} fields, the {what} has {width} (rule: "
         f"source.csv.field_count); quote values that contain the separator "
         f"{SEPARATOR_NAMES.get(csv_options.separator, repr(csv_options.separator))} or fix the line"
+        f"{hint}"
     )
 
 
