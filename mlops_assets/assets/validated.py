@@ -267,6 +267,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 **table_metadata(outcome.valid, spec, partitions=partition_count(context)),
                 "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
                 "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
+                "rule_breaking_share": dg.MetadataValue.float(outcome.rule_breaking_share),
             },
         )
         yield dg.Output(

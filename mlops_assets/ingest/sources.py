@@ -228,6 +228,13 @@ def scan_source(
     is_remote = "://" in path
     files = _local_files(path)
     if not is_remote and not files and not (fmt == "delta" and os.path.isdir(path)):
+        if os.path.isdir(path):
+            look = look_at(path)
+            hint = f"; set source.format: {look.format}" if look.format else ""
+            raise SourceError(
+                f"{source.uri}: a folder, not a {fmt} file: it is {look.description}{hint} "
+                "(rule: source.format)"
+            )
         raise SourceError(f"{source.uri}: no such file")
     if not is_remote:
         fmt = _checked_format(source, path, files)

@@ -125,3 +125,22 @@ def test_control_polars_sql_does_read_the_probe(tmp_path: Path) -> None:
         )
     read = os.stat(secret).st_atime != 1_000_000 or "first-line-of-the-secret" in str(info.value)
     assert read, "polars SQL no longer reads table functions: this control cannot fail any more"
+
+
+def test_the_literal_etc_passwd_probe_leaks_nothing(tmp_path: Path) -> None:
+    """The issue's exact text, against the real /etc/passwd: refused, and no line of it shown."""
+    first_line = Path("/etc/passwd").read_text().splitlines()[0]
+    spec = {
+        "name": "probe",
+        "source": {"uri": "x.csv"},
+        "target": {
+            "column": "churned",
+            "task": "binary",
+            "expression": "churned IN (SELECT nosuch FROM read_csv('/etc/passwd'))",
+        },
+    }
+    path = tmp_path / "probe.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(SpecError, match="subqueries are not allowed") as info:
+        load_spec_file(path)
+    assert first_line not in str(info.value) and "root:" not in str(info.value)
