@@ -270,6 +270,15 @@ class TypeInferenceError(SourceError):
     """A value that does not fit the type inferred from the first rows (retried over all rows)."""
 
 
+def _text_stream(path: str, source: SourceSpec) -> io.TextIOBase:
+    """The file as text in the spec's encoding, decompressed when its bytes say so."""
+    encoding = "utf-8" if source.csv.encoding.startswith("utf8") else source.csv.encoding
+    kind = look_at(path).kind
+    if kind in ("gzip", "zip"):
+        return io.StringIO(_decompressed(path, kind).decode(encoding, errors="replace"))
+    return open(path, encoding=encoding, errors="replace", newline="")
+
+
 def _explained(error: Exception, source: SourceSpec) -> SourceError:
     """A polars read error turned into the platform's message: file, line or column, and rule."""
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -282,18 +291,7 @@ def _explained(error: Exception, source: SourceSpec) -> SourceError:
                 return encoding_error(_label(source, name, files), *found)
     if "more fields than defined" in first:
         for name in files:
-            encoding = "utf-8" if source.csv.encoding.startswith("utf8") else source.csv.encoding
-            data = (
-                _decompressed(name, look_at(name).kind)
-                if look_at(name).kind in ("gzip", "zip")
-                else None
-            )
-            stream = (
-                io.StringIO(data.decode(encoding, errors="replace"))
-                if data is not None
-                else open(name, encoding=encoding, errors="replace", newline="")  # noqa: SIM115
-            )
-            with stream:
+            with _text_stream(name, source) as stream:
                 line, fields, width = first_ragged_line(stream, source.csv)
             if line:
                 return ragged_line_error(
