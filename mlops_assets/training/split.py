@@ -53,7 +53,7 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
         .alias(ROW_KEY)
     )
     if spec.rows_in_time_order:
-        return _checked(spec, *positional_split(spec, keyed))
+        return positional_split(spec, keyed)
     if spec.time is not None and PARTITION in keyed.columns:
         partitions = keyed[PARTITION].unique().sort().to_list()
         valid_start, test_start = _time_boundaries(spec, partitions)
@@ -87,12 +87,6 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
             "valid": f"random {valid:.0%}",
             "test": f"random {test:.0%}",
         }
-    return _checked(spec, frame, windows)
-
-
-def _checked(
-    spec: DatasetSpec, frame: pl.DataFrame, windows: dict[str, str]
-) -> tuple[pl.DataFrame, dict[str, str]]:
     counts = dict(frame.group_by(SPLIT).len().iter_rows())
     for name in SPLITS:
         if counts.get(name, 0) == 0:
@@ -132,4 +126,9 @@ def positional_split(spec: DatasetSpec, keyed: pl.DataFrame) -> tuple[pl.DataFra
     )
     span = {name: f"source rows {lo} .. {hi}" for name, lo, hi in positions.iter_rows()}
     windows = {name: span.get(name, "none") for name in SPLITS}
+    empty = [name for name in SPLITS if name not in span]
+    if empty:
+        raise ValueError(
+            f"spec `{spec.name}`: the {empty[0]} split is empty ({rows} rows in time order)"
+        )
     return frame, windows
