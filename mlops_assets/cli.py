@@ -52,8 +52,31 @@ def _metadata_value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
+def _platform_message(error: Any) -> str | None:
+    """The platform's own message in a Dagster error's cause chain (outermost first), on one line.
+
+    The platform's errors name the file, the column or line and the rule; a library error
+    underneath them (polars, pydantic) only repeats the symptom, so it is not shown.
+    """
+    from mlops_assets.errors import platform_error_names
+
+    names = platform_error_names()
+    while error is not None:
+        message = (getattr(error, "message", "") or "").strip()
+        cls_name = getattr(error, "cls_name", None) or ""
+        if cls_name in names or "(rule: " in message:
+            first = message.splitlines()[0] if message else ""
+            prefix = f"{cls_name}: "
+            return first.split(prefix, 1)[1] if prefix in first else first
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return None
+
+
 def _root_message(error: Any) -> str:
-    """The innermost cause of a Dagster error, on one line."""
+    """Why a step failed, on one line: the platform's message, else the innermost cause."""
+    mine = _platform_message(error)
+    if mine:
+        return mine
     while getattr(error, "cause", None) is not None:
         error = error.cause
     lines = [line for line in error.message.strip().splitlines() if line.strip()]
@@ -115,9 +138,9 @@ def run_spec(
     import dagster as dg
 
     from mlops_assets.assets.naming import SpecAssets
-    from mlops_assets.definitions import build_resources
     from mlops_assets.instance.run_workers import RUN_HOST_TAG, fail_dead_runs, this_host
     from mlops_assets.pipeline import build_spec_assets
+    from mlops_assets.platform_resources import build_resources
     from mlops_assets.specs import find_spec
     from sensors.bootstrap import PARTITION_RANGE_END, PARTITION_RANGE_START
 
@@ -201,7 +224,7 @@ def _check_row(check: Any) -> dict[str, Any]:
 
 def rebuild(spec_name: str, version: str) -> dict[str, Any]:
     _ensure_dagster_home()
-    from mlops_assets.definitions import build_resources
+    from mlops_assets.platform_resources import build_resources
     from mlops_assets.reproduce import rebuild_model_version
     from mlops_assets.specs import find_spec
 
@@ -219,7 +242,7 @@ def rollback_champion(
     import dagster as dg
 
     from mlops_assets.assets.naming import SpecAssets
-    from mlops_assets.definitions import build_resources
+    from mlops_assets.platform_resources import build_resources
     from mlops_assets.serving.champion import rollback
     from mlops_assets.specs import find_spec
 
@@ -250,8 +273,8 @@ def audit(spec_name: str) -> AuditTrail:
     import dagster as dg
 
     from mlops_assets.assets.naming import SpecAssets
-    from mlops_assets.definitions import build_resources
     from mlops_assets.governance.audit import audit_trail
+    from mlops_assets.platform_resources import build_resources
     from mlops_assets.specs import find_spec
 
     spec = find_spec(spec_name)
@@ -267,8 +290,8 @@ def backtest(spec_name: str, policies: list[str], warmup: int, every: int) -> di
     import dagster as dg
 
     from mlops_assets.assets.naming import SpecAssets
-    from mlops_assets.definitions import build_resources
     from mlops_assets.pipeline import build_spec_assets
+    from mlops_assets.platform_resources import build_resources
     from mlops_assets.specs import find_spec
 
     spec = find_spec(spec_name)
@@ -299,6 +322,18 @@ def backtest(spec_name: str, policies: list[str], warmup: int, every: int) -> di
     [event] = result.get_asset_materialization_events()
     metadata = event.event_specific_data.materialization.metadata
     return {"spec": spec.name, "run_id": result.run_id, "summary": metadata["summary"].value}
+
+
+def list_specs() -> int:
+    """Print every spec that loads; name every broken spec file on stderr and exit 1."""
+    from mlops_assets.specs import load_spec_catalog
+
+    catalog = load_spec_catalog()
+    for _, spec in catalog.specs:
+        print(f"{spec.name}\t{spec.target.task}\t{spec.source.uri}")
+    for broken in catalog.broken:
+        print(f"mlops specs: broken spec file: {broken.reason}", file=sys.stderr)
+    return 1 if catalog.broken else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -360,11 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "specs":
-            from mlops_assets.specs import load_specs
-
-            for spec in load_specs():
-                print(f"{spec.name}\t{spec.target.task}\t{spec.source.uri}")
-            return 0
+            return list_specs()
         if args.command == "exporter":
             _ensure_dagster_home()
             from mlops_assets.monitoring import run_exporter

@@ -1,62 +1,63 @@
-"""The code location: every spec's asset group, with its resources and sensors."""
+"""The code location: every spec's asset group, with its resources and sensors.
+
+A spec file that does not load (or whose assets cannot be built) never stops the
+others: it becomes an asset in the `broken_specs` group, named after the file,
+whose description is the reason, and the reason is logged; every other spec
+keeps its group.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
-from pathlib import Path
 
 import dagster as dg
 
-from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
+from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.execution import executor_from_environment
 from mlops_assets.pipeline import build_spec_assets, materialized_on_bootstrap
-from mlops_assets.specs import load_specs
-from resources.delta_store import DeltaStore, DeltaTableIOManager
-from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
-from resources.object_storage import object_store_credentials, object_store_settings
-from resources.pii import PiiProtection
+from mlops_assets.platform_resources import build_resources, dagster_home
+from mlops_assets.specs import BrokenSpec, DatasetSpec, load_spec_catalog
 from sensors.bootstrap import build_bootstrap_sensor
 from sensors.drift_retraining import build_drift_retraining_sensor
 from sensors.retraining import build_retraining_job, build_retraining_schedule
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+log = logging.getLogger("mlops_assets.definitions")
+BROKEN_SPECS_GROUP = "broken_specs"
+
+__all__ = ["build_definitions", "build_resources", "dagster_home", "defs"]
 
 
-def dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
-
-
-def build_resources() -> dict:
-    """Resources chosen by environment: local folders by default, URIs from the environment in production."""
-    delta = DeltaStore(
-        root_uri=os.environ.get("MLOPS_DATA_ROOT", str(dagster_home() / "tables")),
-        storage_options=object_store_settings(os.environ),
-        **object_store_credentials(os.environ),
-    )
-    pii = (
-        PiiProtection(hmac_key=dg.EnvVar("MLOPS_PII_KEY"))
-        if os.environ.get("MLOPS_PII_KEY")
-        else PiiProtection()
-    )
-    return {
-        "delta": delta,
-        DELTA_IO_MANAGER: DeltaTableIOManager(store=delta),
-        # Small outputs (model references, reports) pass between steps here; a pod per step
-        # on Kubernetes needs MLOPS_IO_ROOT on a volume that every step pod mounts.
-        "io_manager": dg.FilesystemIOManager(
-            base_dir=os.environ.get("MLOPS_IO_ROOT", str(dagster_home() / "storage"))
-        ),
-        "mlflow_tracking": MlflowTracking(
-            mlflow_tracking_uri=default_tracking_uri(), artifact_root=default_artifact_root()
-        ),
-        "pii": pii,
-    }
+def broken_spec_assets(broken: list[BrokenSpec]) -> list[dg.AssetSpec]:
+    """One asset per spec file that did not load, so the UI shows the file and the reason."""
+    assets, used = [], set()
+    for entry in broken:
+        label = entry.label
+        while label in used:
+            label += "_"
+        used.add(label)
+        assets.append(
+            dg.AssetSpec(
+                key=dg.AssetKey([BROKEN_SPECS_GROUP, label]),
+                group_name=BROKEN_SPECS_GROUP,
+                kinds={"yaml"},
+                tags={"mlops/broken_spec": "true"},
+                description=f"BROKEN SPEC FILE {entry.path} (not loaded; every other spec "
+                f"is): {entry.reason}",
+                metadata={
+                    "spec_file": dg.MetadataValue.path(str(entry.path)),
+                    "reason": dg.MetadataValue.text(entry.reason),
+                },
+            )
+        )
+    return assets
 
 
 def build_definitions() -> dg.Definitions:
-    assets: list[dg.AssetsDefinition] = []
+    assets: list[dg.AssetsDefinition | dg.AssetSpec] = []
     sensors: list[dg.SensorDefinition] = []
     schedules: list[dg.ScheduleDefinition] = []
     bootstrap_status = (
@@ -71,30 +72,24 @@ def build_definitions() -> dg.Definitions:
     automation_status = (
         dg.DefaultSensorStatus.RUNNING if automation_on else dg.DefaultSensorStatus.STOPPED
     )
-    for spec in load_specs():
-        names = SpecAssets(spec)
-        spec_assets = build_spec_assets(spec)
+    catalog = load_spec_catalog()
+    broken = list(catalog.broken)
+    for path, spec in catalog.specs:
+        try:
+            spec_assets, spec_sensors, spec_schedules = _spec_definitions(
+                spec, bootstrap_status, schedule_status, automation_status
+            )
+        except Exception as error:  # one spec's failure must not hide the others
+            reason = f"{path}: cannot build its assets: {error}"
+            log.error("spec not loaded: %s", reason)
+            broken.append(BrokenSpec(path, reason))
+            continue
         assets += spec_assets
-        keys = materialized_on_bootstrap(spec, spec_assets)
-        job = build_retraining_job(spec.name, names.training_assets)
-        schedules.append(
-            build_retraining_schedule(spec.name, spec.retraining.schedule, job, schedule_status)
-        )
-        sensors.append(
-            build_drift_retraining_sensor(
-                spec.name, names.drift, names.training_set, job, automation_status
-            )
-        )
-        sensors.append(
-            build_bootstrap_sensor(
-                spec.name,
-                spec.fingerprint(),
-                keys,
-                names.evaluation,
-                names.partitions_def,
-                bootstrap_status,
-            )
-        )
+        sensors += spec_sensors
+        schedules += spec_schedules
+    for entry in broken:
+        log.error("BROKEN SPEC FILE %s: %s", entry.path, entry.reason)
+    assets += broken_spec_assets(broken)
     return dg.Definitions(
         assets=assets,
         sensors=sensors,
@@ -102,6 +97,35 @@ def build_definitions() -> dg.Definitions:
         resources=build_resources(),
         executor=executor_from_environment(),
     )
+
+
+def _spec_definitions(
+    spec: DatasetSpec,
+    bootstrap_status: dg.DefaultSensorStatus,
+    schedule_status: dg.DefaultScheduleStatus,
+    automation_status: dg.DefaultSensorStatus,
+) -> tuple[list[dg.AssetsDefinition], list[dg.SensorDefinition], list[dg.ScheduleDefinition]]:
+    names = SpecAssets(spec)
+    spec_assets = build_spec_assets(spec)
+    keys = materialized_on_bootstrap(spec, spec_assets)
+    job = build_retraining_job(spec.name, names.training_assets)
+    schedules = [
+        build_retraining_schedule(spec.name, spec.retraining.schedule, job, schedule_status)
+    ]
+    sensors = [
+        build_drift_retraining_sensor(
+            spec.name, names.drift, names.training_set, job, automation_status
+        ),
+        build_bootstrap_sensor(
+            spec.name,
+            spec.fingerprint(),
+            keys,
+            names.evaluation,
+            names.partitions_def,
+            bootstrap_status,
+        ),
+    ]
+    return spec_assets, sensors, schedules
 
 
 defs = build_definitions()

@@ -292,7 +292,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         )
         expected = record.expectations(metric_name)
         view = view.expecting(expected)
-        windows = windows_of(features, spec.time.grain if spec.time else None)
+        windows = windows_of(features, spec.event_time.grain if spec.event_time else None)
         state = prior_state(delta, names, version, windows[0][0] if windows else None)
         for through in (
             record.data_through,

@@ -74,7 +74,7 @@ def test_window_expectations(
         min_labelled_rows=spec.retraining.min_labelled_rows,
     )
     test = training_set.filter(pl.col(SPLIT) == "test")
-    grain = spec.time.grain if spec.time else None
+    grain = spec.event_time.grain if spec.event_time else None
     return expectations_of(view, windows_of(test, grain), model.predict)
 
 

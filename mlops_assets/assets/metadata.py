@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.split import ROW_KEY, SPLIT
 from mlops_assets.validation.rules import REJECTION_REASONS
@@ -15,6 +15,7 @@ COLUMN_SCHEMA = "dagster/column_schema"
 PLATFORM_COLUMNS = {
     EVENT_TIME: "Event time parsed from the spec's time column (UTC)",
     PARTITION: "Day, week or month partition the row belongs to",
+    SOURCE_ROW: "Position of the row in the source (time order, `time.order: rows`)",
     SPLIT: "Which split the row is in: train, valid or test",
     ROW_KEY: "Stable hash of the row's identifying values (seeds the random split)",
     REJECTION_REASONS: "Every broken rule of the row, as column: rule (value)",

@@ -102,8 +102,8 @@ class SpecAssets:
 
     @property
     def partitions_def(self) -> dg.TimeWindowPartitionsDefinition | None:
-        time = self.spec.time
-        if time is None:
+        time = self.spec.event_time
+        if time is None or time.start is None:
             return None
         start = time.start.isoformat()
         end = time.end.isoformat() if time.end else None
@@ -116,8 +116,9 @@ class SpecAssets:
     @property
     def backfill_policy(self) -> dg.BackfillPolicy | None:
         """One run per backfill, unless the spec asks for parallel runs of N partitions."""
-        if self.spec.time is None:
+        time = self.spec.event_time
+        if time is None:
             return None
-        if self.spec.time.max_partitions_per_run is None:
+        if time.max_partitions_per_run is None:
             return dg.BackfillPolicy.single_run()
-        return dg.BackfillPolicy.multi_run(self.spec.time.max_partitions_per_run)
+        return dg.BackfillPolicy.multi_run(time.max_partitions_per_run)

@@ -8,7 +8,7 @@ import polars as pl
 from mlops_assets.assets.metadata import table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.evaluation import markdown_table
-from mlops_assets.ingest.raw_batch import EVENT_TIME
+from mlops_assets.ingest.raw_batch import EVENT_TIME, SOURCE_ROW
 from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import ROW_KEY, SPLIT, assign_split, is_time_split
 from mlops_assets.versioning import content_hash
@@ -52,7 +52,8 @@ def test_isolation(frame: pl.DataFrame, time_based: bool) -> tuple[bool, str]:
     train = frame.filter(pl.col(SPLIT) != "test")
     test = frame.filter(pl.col(SPLIT) == "test")
     if time_based:
-        last_train, first_test = train[EVENT_TIME].max(), test[EVENT_TIME].min()
+        order = EVENT_TIME if EVENT_TIME in frame.columns else SOURCE_ROW
+        last_train, first_test = train[order].max(), test[order].min()
         return bool(
             last_train < first_test
         ), f"last train/valid row {last_train}, first test row {first_test}"

@@ -16,12 +16,20 @@ from mlops_assets.assets.metadata import (
 )
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.evaluation import markdown_table
-from mlops_assets.validation.rules import REJECTION_REASONS, ValidationOutcome, validate_batch
+from mlops_assets.validation.row_order import HINT, row_order_findings
+from mlops_assets.validation.rules import (
+    REJECTION_REASONS,
+    ValidationOutcome,
+    clipped,
+    validate_batch,
+)
 from mlops_assets.versioning import content_hash
 
 TARGET_NULLS_WITHIN_LIMIT = "target_nulls_within_limit"
 REJECTED_SHARE_WITHIN_LIMIT = "rejected_share_within_limit"
 VALUES_WITHIN_ALLOWED_CATEGORIES = "values_within_allowed_categories"
+TARGET_IS_NOT_CONSTANT = "target_is_not_constant"
+ROWS_SHOW_NO_TIME_ORDER = "rows_show_no_time_order"
 
 
 def _check_specs(names: SpecAssets) -> list[dg.AssetCheckSpec]:
@@ -45,7 +53,26 @@ def _check_specs(names: SpecAssets) -> list[dg.AssetCheckSpec]:
             blocking=False,
             description="No value outside a column's allowed list (new categories are warned about).",
         ),
-    ]
+        dg.AssetCheckSpec(
+            TARGET_IS_NOT_CONSTANT,
+            asset=asset,
+            blocking=True,
+            description="The valid rows hold at least two classes (or two target values): a model "
+            "of a constant learns nothing. A single partition only warns.",
+        ),
+    ] + (
+        [
+            dg.AssetCheckSpec(
+                ROWS_SHOW_NO_TIME_ORDER,
+                asset=asset,
+                blocking=False,
+                description="A table without a time section does not look ordered in time (no "
+                "column that only grows, no target rate moving along the rows).",
+            )
+        ]
+        if names.spec.time is None
+        else []
+    )
 
 
 def _failure_metadata(outcome: ValidationOutcome, rule_prefix: str | None = None) -> dict:
@@ -70,7 +97,55 @@ def _failure_metadata(outcome: ValidationOutcome, rule_prefix: str | None = None
     return metadata
 
 
-def check_results(names: SpecAssets, outcome: ValidationOutcome) -> list[dg.AssetCheckResult]:
+def _target_classes_check(
+    names: SpecAssets, outcome: ValidationOutcome, partitions: int
+) -> dg.AssetCheckResult:
+    spec = names.spec
+    target = spec.target.column
+    values = outcome.valid[target] if target in outcome.valid.columns else None
+    distinct = 0 if values is None else values.drop_nulls().n_unique()
+    what = "target values" if spec.target.task == "regression" else "classes"
+    shown = (
+        ""
+        if values is None
+        else ", ".join(
+            clipped(str(v), 20) for v in values.drop_nulls().unique().sort().head(5).to_list()
+        )
+    )
+    whole = not spec.is_partitioned or partitions > 1
+    return dg.AssetCheckResult(
+        asset_key=names.validated,
+        check_name=TARGET_IS_NOT_CONSTANT,
+        passed=distinct >= 2,
+        severity=dg.AssetCheckSeverity.ERROR if whole else dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{spec.source.uri}: column {target}: {distinct} distinct {what} in "
+            f"{outcome.valid.height} valid rows ({shown or 'none'})"
+            + ("" if distinct >= 2 else " (rule: target.two_classes): no model can be trained")
+        ),
+        metadata={"distinct_target_values": dg.MetadataValue.int(distinct)},
+    )
+
+
+def _row_order_check(names: SpecAssets, outcome: ValidationOutcome) -> dg.AssetCheckResult:
+    findings = row_order_findings(names.spec, outcome.valid)
+    return dg.AssetCheckResult(
+        asset_key=names.validated,
+        check_name=ROWS_SHOW_NO_TIME_ORDER,
+        passed=not findings,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{names.spec.source.uri}: the rows look ordered in time: {'; '.join(findings)}; {HINT}"
+            if findings
+            else "no sign of time order along the rows"
+        ),
+        metadata={"findings": dg.MetadataValue.json(findings)},
+    )
+
+
+def check_results(
+    names: SpecAssets, outcome: ValidationOutcome, partitions: int = 1
+) -> list[dg.AssetCheckResult]:
     """The data checks of one validated window."""
     spec, asset = names.spec, names.validated
     quality = spec.quality
@@ -96,14 +171,20 @@ def check_results(names: SpecAssets, outcome: ValidationOutcome) -> list[dg.Asse
         dg.AssetCheckResult(
             asset_key=asset,
             check_name=REJECTED_SHARE_WITHIN_LIMIT,
-            passed=outcome.rejected_share <= quality.max_rejected_share,
+            passed=outcome.rule_breaking_share <= quality.max_rejected_share,
             description=(
-                f"{uri}: {outcome.rejected.height} of {outcome.rows_in} rows rejected "
-                f"({outcome.rejected_share:.2%}, limit {quality.max_rejected_share:.1%})"
+                f"{uri}: {outcome.rule_breaking_rows} of {outcome.rows_in} rows break a rule "
+                f"({outcome.rule_breaking_share:.2%}, limit {quality.max_rejected_share:.1%}"
+                + (
+                    f"; {outcome.label_only_rejections} more rejected only for a missing label"
+                    if outcome.label_only_rejections
+                    else ""
+                )
+                + ")"
                 + (
                     "; worst: "
                     + ", ".join(
-                        f"{c}: {r} ({n} rows)"
+                        f"{c}: {clipped(r)} ({n} rows)"
                         for c, r, n in outcome.failures.head(3)
                         .select("column", "rule", "rows")
                         .iter_rows()
@@ -115,6 +196,7 @@ def check_results(names: SpecAssets, outcome: ValidationOutcome) -> list[dg.Asse
             metadata={
                 "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
                 "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
+                "rule_breaking_share": dg.MetadataValue.float(outcome.rule_breaking_share),
                 **_failure_metadata(outcome),
             },
         ),
@@ -136,7 +218,8 @@ def check_results(names: SpecAssets, outcome: ValidationOutcome) -> list[dg.Asse
             ),
             metadata=_failure_metadata(outcome, "isin"),
         ),
-    ]
+        _target_classes_check(names, outcome, partitions),
+    ] + ([_row_order_check(names, outcome)] if spec.time is None else [])
 
 
 def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
@@ -155,7 +238,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 owners=names.owners,
                 kinds={"pandera", "polars", "deltalake"},
                 tags=names.tags,
-                code_version=names.code_version("validated1"),
+                code_version=names.code_version("validated2"),
                 description="Raw rows that keep every rule of the spec, typed as the spec declares.",
             ),
             "rejected_rows": dg.AssetOut(
@@ -164,7 +247,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 owners=names.owners,
                 kinds={"pandera", "polars", "deltalake"},
                 tags=names.tags,
-                code_version=names.code_version("rejected1"),
+                code_version=names.code_version("rejected2"),
                 description="Raw rows that broke a rule, as text, with every broken rule and column named.",
             ),
         },
@@ -184,6 +267,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 **table_metadata(outcome.valid, spec, partitions=partition_count(context)),
                 "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
                 "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
+                "rule_breaking_share": dg.MetadataValue.float(outcome.rule_breaking_share),
             },
         )
         yield dg.Output(
@@ -197,6 +281,6 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 ),
             },
         )
-        yield from check_results(names, outcome)
+        yield from check_results(names, outcome, partition_count(context))
 
     return validate

@@ -153,7 +153,7 @@ def replay_policy(
     """One row per replayed window: metric, drift, the policy's decision, and any retraining."""
     if policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
-    if spec.time is None:
+    if spec.event_time is None:
         raise ValueError(f"spec `{spec.name}` has no time column: there is no history to replay")
     windows = windows_of(features, spec.time.grain)
     if len(windows) <= settings.warmup_partitions + 1:

@@ -8,11 +8,12 @@ vocabulary learnt on the training window only.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
 from mlops_assets.ingest.sources import read_lookup_table
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.validation.rules import target_source_columns
@@ -24,7 +25,51 @@ TIME_PART_EXPRS = {
     "month": pl.col(EVENT_TIME).dt.month(),
     "day_of_year": pl.col(EVENT_TIME).dt.ordinal_day(),
 }
-INTERNAL_COLUMNS = (EVENT_TIME, PARTITION)
+INTERNAL_COLUMNS = (EVENT_TIME, PARTITION, SOURCE_ROW)
+
+# How long one cycle of each time part lasts. A part whose cycle the training window does
+# not cover at least twice takes values in the test window that training never saw together
+# with the rest of the year: it then acts as a time identifier, not as a seasonality.
+TIME_PART_CYCLES = {
+    "hour": dt.timedelta(days=1),
+    "day_of_week": dt.timedelta(days=7),
+    "day_of_month": dt.timedelta(days=31),
+    "month": dt.timedelta(days=366),
+    "day_of_year": dt.timedelta(days=366),
+}
+DEFAULT_TIME_PARTS = ("hour", "day_of_week", "month")
+MIN_CYCLES = 2
+
+
+def time_parts_covered(
+    candidates: tuple[str, ...] | list[str], training_span: dt.timedelta, cycles: int = MIN_CYCLES
+) -> list[str]:
+    """The candidate time parts whose cycle fits `cycles` times in the training window."""
+    return [part for part in candidates if training_span >= cycles * TIME_PART_CYCLES[part]]
+
+
+def training_span(spec: DatasetSpec, today: dt.date | None = None) -> dt.timedelta:
+    """How long the training window of a time-partitioned spec is, from the spec alone.
+
+    With `split.valid_start` it is `time.start .. split.valid_start`; otherwise the share of
+    the range `time.start .. time.end` (today when open-ended) left after the validation and
+    test fractions.
+    """
+    time = spec.event_time
+    if time is None or time.start is None:
+        return dt.timedelta(0)
+    if spec.split.valid_start is not None:
+        return spec.split.valid_start - time.start
+    end = time.end or today or dt.date.today()
+    kept = 1 - spec.split.valid_fraction - spec.split.test_fraction
+    return (end - time.start) * kept
+
+
+def spec_time_parts(spec: DatasetSpec, today: dt.date | None = None) -> list[str]:
+    """The time parts a spec's features get: its own list, or the defaults its window covers twice."""
+    if spec.features.time_parts is not None:
+        return list(spec.features.time_parts)
+    return time_parts_covered(DEFAULT_TIME_PARTS, training_span(spec, today))
 
 
 @dataclass(frozen=True)
@@ -51,10 +96,12 @@ def excluded_columns(spec: DatasetSpec) -> dict[str, str]:
         )
     for column in spec.id_columns:
         reasons.setdefault(column, "identifier")
-    for column in spec.pii.columns:
+    for column in spec.pii.actions():
         reasons.setdefault(column, "personal data")
-    if spec.time and spec.time.column:
-        reasons.setdefault(spec.time.column, "timestamp (time parts are used instead)")
+    if spec.event_time is not None:
+        for column in spec.event_time.source_columns:
+            if column == spec.event_time.column:
+                reasons.setdefault(column, "timestamp (time parts are used instead)")
     return reasons
 
 
@@ -96,9 +143,9 @@ def build_features(spec: DatasetSpec, validated: pl.DataFrame) -> FeatureTable:
             f"source column{': ' + description.description if description and description.description else ''}"
         )
     frame = validated
-    if spec.time is not None and EVENT_TIME in frame.columns:
+    if spec.event_time is not None and EVENT_TIME in frame.columns:
         parts = {
-            f"t_{name}": TIME_PART_EXPRS[name].cast(pl.Int16) for name in spec.features.time_parts
+            f"t_{name}": TIME_PART_EXPRS[name].cast(pl.Int16) for name in spec_time_parts(spec)
         }
         frame = frame.with_columns(**parts)
         for name in parts:
@@ -116,6 +163,13 @@ def build_features(spec: DatasetSpec, validated: pl.DataFrame) -> FeatureTable:
     return FeatureTable(
         frame, lineage, {k: v for k, v in excluded.items() if k in validated.columns}
     )
+
+
+def all_null_features(table: FeatureTable) -> list[str]:
+    """Candidate features that are null in every row: a dead feed, not a signal."""
+    if table.frame.height == 0:
+        return []
+    return [c for c in table.candidates if table.frame[c].null_count() == table.frame.height]
 
 
 def categorical_columns(spec: DatasetSpec, frame: pl.DataFrame, candidates: list[str]) -> list[str]:

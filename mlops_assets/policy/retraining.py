@@ -154,7 +154,7 @@ class RetrainingPolicy:
         if rules.cooldown_hours is not None:
             cooldown = dt.timedelta(hours=rules.cooldown_hours)
         else:
-            grain = spec.time.grain if spec.time else "daily"
+            grain = spec.event_time.grain if spec.event_time else "daily"
             cooldown = COOLDOWN_WINDOWS * WINDOW_LENGTH[grain]
         return cls(
             drifted_windows_in_a_row=rules.drifted_partitions_in_a_row,

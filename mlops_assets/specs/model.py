@@ -15,10 +15,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlops_assets.specs.expressions import ExpressionError, compile_expression
+
 Task = Literal["binary", "multiclass", "regression"]
 Grain = Literal["daily", "weekly", "monthly"]
 DType = Literal["int", "float", "string", "bool", "date", "datetime"]
+TimePart = Literal["hour", "day_of_week", "day_of_month", "month", "day_of_year"]
 CARD_ONLY_FIELDS = ("intended_use", "limitations")
+
+
+def normalized_name(name: str) -> str:
+    """A column name as matched for personal data: case and surrounding whitespace ignored."""
+    return name.strip().casefold()
 
 
 class _Strict(BaseModel):
@@ -33,11 +41,18 @@ class CsvOptions(_Strict):
     has_header: bool = True
     column_names: list[str] | None = None
     quote_char: str | None = '"'
-    encoding: Literal["utf8", "utf8-lossy"] = "utf8"
+    encoding: Literal["utf8", "utf8-lossy", "latin1", "cp1252"] = Field(
+        "utf8",
+        description="Text encoding; `latin1`/`cp1252` are decoded to UTF-8 before parsing, "
+        "`utf8-lossy` replaces invalid bytes.",
+    )
     decimal_comma: bool = False
-    skip_rows: int = 0
+    skip_rows: int = Field(0, ge=0, description="Lines skipped before the header (or first row).")
     infer_schema_length: int | None = Field(
-        10_000, description="Rows read to infer undeclared column types; null reads every row."
+        None,
+        ge=0,
+        description="Rows read to infer undeclared column types; null (the default) reads every "
+        "row, and a limited read that fails is retried over every row.",
     )
 
 
@@ -67,11 +82,29 @@ class TargetSpec(_Strict):
     column: str = Field(description="Name of the target column (derived when `expression` is set).")
     task: Task
     expression: str | None = Field(
-        None, description="Polars SQL expression deriving the target, e.g. `arr_delay > 15`."
+        None,
+        description="Expression in the platform's safe language deriving the target, "
+        "e.g. `arr_delay > 15` (see mlops_assets/specs/expressions.py).",
     )
     positive_label: str | None = Field(
         None, description="For binary targets stored as text: the value that counts as 1."
     )
+
+    @field_validator("expression")
+    @classmethod
+    def _expression_is_safe(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                compile_expression(value)
+            except ExpressionError as error:
+                raise ValueError(f"refused: {error}") from error
+        return value
+
+    def source_columns(self) -> list[str]:
+        """The raw columns the target is made from."""
+        if self.expression:
+            return compile_expression(self.expression).columns
+        return [self.column]
 
 
 class TimeParts(_Strict):
@@ -85,13 +118,17 @@ class TimeParts(_Strict):
 
 
 class TimeSpec(_Strict):
-    """The event time of a row, which drives partitions and the time split."""
+    """The event time of a row, which drives partitions and the time split.
+
+    `order: rows` instead says the table has no timestamp but its rows are in time
+    order: nothing is partitioned, and the split is positional (the last rows test).
+    """
 
     column: str | None = None
     format: str | None = Field(None, description="strftime format when the column is text.")
     parts: TimeParts | None = None
     grain: Grain = "daily"
-    start: dt.date
+    start: dt.date | None = Field(None, description="First partition; required with an event time.")
     end: dt.date | None = Field(None, description="Exclusive end of the last partition.")
     max_partitions_per_run: int | None = Field(
         None,
@@ -99,11 +136,35 @@ class TimeSpec(_Strict):
         description="Backfills split into runs of at most this many partitions, which run in "
         "parallel; unset, a backfill is one run over the whole range.",
     )
+    hour_column: str | None = Field(
+        None,
+        description="Column holding the hour of the day (0-23), added to the date in `column`.",
+    )
+    order: Literal["event_time", "rows"] = Field(
+        "event_time",
+        description="`rows`: no timestamp, but the rows are in time order (positional split).",
+    )
 
     @model_validator(mode="after")
     def _one_way_to_tell_time(self) -> TimeSpec:
+        if self.order == "rows":
+            given = [
+                name
+                for name in ("column", "parts", "hour_column", "format", "start", "end")
+                if getattr(self, name) is not None
+            ]
+            if given or self.max_partitions_per_run is not None:
+                raise ValueError(
+                    "time.order: rows means the table has no time column; remove "
+                    + ", ".join(f"time.{n}" for n in given or ["max_partitions_per_run"])
+                )
+            return self
         if (self.column is None) == (self.parts is None):
-            raise ValueError("time needs exactly one of `column` or `parts`")
+            raise ValueError("time needs exactly one of `column` or `parts` (or `order: rows`)")
+        if self.start is None:
+            raise ValueError("time.start is required with a time column")
+        if self.hour_column is not None and self.column is None:
+            raise ValueError("time.hour_column adds an hour to `time.column`; set that column")
         if self.end is not None and self.end <= self.start:
             raise ValueError("time.end must be after time.start")
         return self
@@ -111,8 +172,9 @@ class TimeSpec(_Strict):
     @property
     def source_columns(self) -> list[str]:
         if self.column:
-            return [self.column]
-        assert self.parts is not None
+            return [self.column] + ([self.hour_column] if self.hour_column else [])
+        if self.parts is None:
+            return []
         return [c for c in self.parts.model_dump().values() if c]
 
 
@@ -158,12 +220,22 @@ class PiiSpec(_Strict):
             return dict(self.columns)
         return dict.fromkeys(self.columns, self.action)
 
+    def normalized_actions(self) -> dict[str, PiiAction]:
+        """The same, keyed by normalized name (case and surrounding whitespace ignored)."""
+        return {normalized_name(c): a for c, a in self.actions().items()}
+
+    def covers(self, column: str) -> bool:
+        """Whether `column` is personal data, however its case or surrounding spaces differ."""
+        return normalized_name(column) in self.normalized_actions()
+
 
 class FeatureSpec(_Strict):
     """How features are derived from the validated table."""
 
-    time_parts: list[Literal["hour", "day_of_week", "day_of_month", "month", "day_of_year"]] = (
-        Field(default_factory=lambda: ["hour", "day_of_week", "month"])
+    time_parts: list[TimePart] | None = Field(
+        None,
+        description="Time parts added as features; unset, each of hour, day_of_week and month "
+        "is used only when the training window covers its cycle at least twice.",
     )
     max_categories: int = Field(
         500, description="Text columns with more distinct values are left out as identifiers."
@@ -321,13 +393,82 @@ class DatasetSpec(_Strict):
         valid_start, test_start = self.split.valid_start, self.split.test_start
         if valid_start and test_start and not valid_start < test_start:
             raise ValueError("split.valid_start must come before split.test_start")
-        if self.time is None and (self.split.valid_start or self.split.test_start):
-            raise ValueError("split dates need a `time` section; without time the split is random")
+        if self.event_time is None and (self.split.valid_start or self.split.test_start):
+            raise ValueError(
+                "split dates need a `time` section with a time column; without one the split "
+                "is random (or positional with `time.order: rows`)"
+            )
+        problems = self._personal_data_misuse()
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def _personal_data_misuse(self) -> list[str]:
+        """Ways the spec would send personal data into the model, a metric or a join."""
+        pii = self.pii.normalized_actions()
+        if not pii:
+            return []
+        problems: list[str] = []
+
+        def misuse(column: str, role: str) -> None:
+            action = pii.get(normalized_name(column))
+            if action:
+                problems.append(
+                    f"PII column `{column}` (pii.action {action}) cannot be {role} "
+                    "(rule: pii.not_used)"
+                )
+
+        target_role = "a source of target.expression" if self.target.expression else "the target"
+        for column in self.target.source_columns():
+            misuse(column, target_role)
+        if self.time is not None:
+            for column in self.time.source_columns:
+                misuse(column, "a time column")
+        for join in self.joins:
+            for key in join.keys:
+                misuse(key, f"a key of join `{join.name}`")
+        for column in self.id_columns:
+            if pii.get(normalized_name(column)) == "drop":
+                problems.append(
+                    f"PII column `{column}` is dropped, so it cannot be an id column "
+                    "(use pii.action hash for a pseudonymous id) (rule: pii.not_used)"
+                )
+        for column in self.categorical_columns:
+            misuse(column, "a feature (categorical_columns)")
+        for column, rules in self.columns.items():
+            used = [
+                name
+                for name, value in (
+                    ("categorical", rules.categorical),
+                    ("min", rules.min),
+                    ("max", rules.max),
+                    ("allowed", rules.allowed),
+                )
+                if value
+            ]
+            if rules.dtype not in (None, "string"):
+                used.append(f"dtype {rules.dtype}")
+            if used:
+                misuse(column, f"declared with {', '.join(used)} in `columns:` (a feature rule)")
+        if self.quality.slice_column:
+            misuse(self.quality.slice_column, "quality.slice_column (its values go into reports)")
+        return list(dict.fromkeys(problems))
+
+    @property
+    def event_time(self) -> TimeSpec | None:
+        """The time section when rows have an event time (partitions), else None."""
+        if self.time is None or self.time.order == "rows":
+            return None
+        return self.time
+
+    @property
+    def rows_in_time_order(self) -> bool:
+        """A table without timestamps whose row order is time (`time.order: rows`)."""
+        return self.time is not None and self.time.order == "rows"
 
     @property
     def is_partitioned(self) -> bool:
-        return self.time is not None
+        return self.event_time is not None
 
     @property
     def model_name(self) -> str:

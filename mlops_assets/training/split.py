@@ -16,7 +16,7 @@ import math
 
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
 from mlops_assets.specs.model import DatasetSpec
 
 SPLIT = "_split"
@@ -76,7 +76,7 @@ def _time_boundaries(spec: DatasetSpec, partitions: list[dt.date]) -> tuple[dt.d
 
 def is_time_split(spec: DatasetSpec, frame: pl.DataFrame) -> bool:
     """Whether `frame` is split by time (a timed spec whose rows carry their partition)."""
-    return spec.time is not None and PARTITION in frame.columns
+    return spec.event_time is not None and PARTITION in frame.columns
 
 
 def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
@@ -84,6 +84,8 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
     base = features.drop(PLATFORM_COLUMNS, strict=False)
     key_columns = split_key_columns(spec, base)
     keyed = base.with_columns(row_keys(base, key_columns, spec.split.seed))
+    if spec.rows_in_time_order:
+        return positional_split(spec, keyed)
     # Rows that share a key (duplicate ids) are ordered by content, so the order is defined.
     order = base.hash_rows(seed=spec.split.seed).alias("_content_order")
     if is_time_split(spec, keyed):
@@ -127,4 +129,44 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
     for name in SPLITS:
         if counts.get(name, 0) == 0:
             raise ValueError(f"spec `{spec.name}`: the {name} split is empty ({windows[name]})")
+    return frame, windows
+
+
+# --- `time.order: rows`: a table with no timestamp whose row order is time -----------------
+
+
+def positional_split(spec: DatasetSpec, keyed: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    """Split by source position: the last rows are test, the rows before them validation.
+
+    For a table whose rows are in time order but carry no timestamp, this is the time
+    split: nothing from the test rows (or after them) shapes the model.
+    """
+    if SOURCE_ROW not in keyed.columns:
+        raise ValueError(
+            f"spec `{spec.name}`: time.order: rows needs the {SOURCE_ROW} column from the raw "
+            "asset; re-materialize raw, validated and features"
+        )
+    ordered = keyed.sort(SOURCE_ROW)
+    rows = ordered.height
+    n_test = max(1, math.ceil(rows * spec.split.test_fraction))
+    n_valid = max(1, math.ceil(rows * spec.split.valid_fraction))
+    position = pl.int_range(pl.len())
+    split = (
+        pl.when(position >= rows - n_test)
+        .then(pl.lit("test"))
+        .when(position >= rows - n_test - n_valid)
+        .then(pl.lit("valid"))
+        .otherwise(pl.lit("train"))
+    )
+    frame = ordered.with_columns(split.alias(SPLIT))
+    positions = frame.group_by(SPLIT).agg(
+        pl.col(SOURCE_ROW).min().alias("lo"), pl.col(SOURCE_ROW).max().alias("hi")
+    )
+    span = {name: f"source rows {lo} .. {hi}" for name, lo, hi in positions.iter_rows()}
+    windows = {name: span.get(name, "none") for name in SPLITS}
+    empty = [name for name in SPLITS if name not in span]
+    if empty:
+        raise ValueError(
+            f"spec `{spec.name}`: the {empty[0]} split is empty ({rows} rows in time order)"
+        )
     return frame, windows

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.features.build import categorical_columns
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.split import ROW_KEY, SPLIT
@@ -74,7 +74,15 @@ def lightgbm_params(spec: DatasetSpec, n_classes: int) -> dict:
 
 def feature_candidates(spec: DatasetSpec, training_set: pl.DataFrame) -> list[str]:
     """Every column of the training set that may feed the model."""
-    reserved = {EVENT_TIME, PARTITION, SPLIT, ROW_KEY, spec.target.column, *spec.id_columns}
+    reserved = {
+        EVENT_TIME,
+        PARTITION,
+        SOURCE_ROW,
+        SPLIT,
+        ROW_KEY,
+        spec.target.column,
+        *spec.id_columns,
+    }
     return [c for c in training_set.columns if c not in reserved]
 
 

@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, hour_expr
+from mlops_assets.specs.expressions import compile_expression
 from mlops_assets.specs.model import ColumnSpec, DatasetSpec
 
 ROW = "_row"
 REJECTION_REASONS = "_rejection_reasons"
 REJECTED_RULES = "_rejected_rules"
+MAX_VALUE_CHARS = 80
+TARGET_MISSING = "not_nullable"
+LABEL_RULE = "target.label"
 
 POLARS_TYPES: dict[str, pl.DataType] = {
     "int": pl.Int64(),
@@ -41,6 +45,7 @@ class ValidationOutcome:
     failures: pl.DataFrame
     missing_columns: list[str] = field(default_factory=list)
     target_nulls: int = 0
+    label_only_rejections: int = 0
 
     @property
     def rows_in(self) -> int:
@@ -50,15 +55,45 @@ class ValidationOutcome:
     def rejected_share(self) -> float:
         return self.rejected.height / self.rows_in if self.rows_in else 0.0
 
+    @property
+    def rule_breaking_rows(self) -> int:
+        """Rejected rows that broke a rule other than having no label.
+
+        A row whose only fault is a missing label is governed by
+        `quality.max_target_null_share` alone, not by `quality.max_rejected_share`.
+        """
+        return self.rejected.height - self.label_only_rejections
+
+    @property
+    def rule_breaking_share(self) -> float:
+        return self.rule_breaking_rows / self.rows_in if self.rows_in else 0.0
+
     def failures_for(self, rule_prefix: str) -> pl.DataFrame:
         return self.failures.filter(pl.col("rule").str.starts_with(rule_prefix))
 
 
+def clipped(value: str | None, limit: int = MAX_VALUE_CHARS) -> str:
+    """A value for a message: long text cut, with its full length said."""
+    if value is None:
+        return "null"
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def clipped_expr(expr: pl.Expr, limit: int = MAX_VALUE_CHARS) -> pl.Expr:
+    """`clipped` for a column of text."""
+    length = expr.str.len_chars()
+    return (
+        pl.when(length > limit)
+        .then(pl.format("{}... ({} characters)", expr.str.slice(0, limit), length.cast(pl.String)))
+        .otherwise(expr)
+        .fill_null("null")
+    )
+
+
 def target_source_columns(spec: DatasetSpec) -> list[str]:
     """The raw columns the target is made from (never features)."""
-    if spec.target.expression:
-        return pl.sql_expr(spec.target.expression).meta.root_names()
-    return [spec.target.column]
+    return spec.target.source_columns()
 
 
 def required_columns(spec: DatasetSpec) -> list[str]:
@@ -74,7 +109,9 @@ def required_columns(spec: DatasetSpec) -> list[str]:
 def target_expr(spec: DatasetSpec, schema: pl.Schema) -> pl.Expr:
     """The target column, derived and typed for the task."""
     target = spec.target
-    expr = pl.sql_expr(target.expression) if target.expression else pl.col(target.column)
+    expr = (
+        compile_expression(target.expression).expr if target.expression else pl.col(target.column)
+    )
     if target.task == "regression":
         return expr.cast(pl.Float64, strict=False)
     if target.task == "binary":
@@ -137,6 +174,75 @@ def _type_failures(raw: pl.DataFrame, cast: pl.DataFrame, spec: DatasetSpec) -> 
                 )
             )
     return pl.concat(frames) if frames else _empty_failures()
+
+
+def _label_failures(raw: pl.DataFrame, cast: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
+    """Labels present in the source that are not labels of the task (text in a numeric target)."""
+    target = spec.target
+    if target.expression or target.column not in raw.columns:
+        return _empty_failures()
+    broken = raw[target.column].is_not_null() & cast[target.column].is_null()
+    if not broken.any():
+        return _empty_failures()
+    return pl.DataFrame(
+        {
+            ROW: raw[ROW].filter(broken),
+            "column": target.column,
+            "rule": LABEL_RULE,
+            "failure_case": raw[target.column].filter(broken).cast(pl.String),
+        }
+    )
+
+
+def _time_failures(raw: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
+    """Rows without a usable event time, each with the time column, the rule and the value."""
+    time = spec.event_time
+    if time is None or EVENT_TIME not in raw.columns:
+        return _empty_failures()
+    timeless = raw.filter(pl.col(EVENT_TIME).is_null())
+    if timeless.height == 0:
+        return _empty_failures()
+    text = {c: pl.col(c).cast(pl.String) for c in time.source_columns}
+    if time.parts is not None:
+        parts = time.source_columns
+        null_part = pl.coalesce(
+            [pl.when(text[c].is_null()).then(pl.lit(c)) for c in parts] + [pl.lit(None)]
+        )
+        label = "/".join(parts)
+        value = pl.concat_str([text[c].fill_null("null") for c in parts], separator="-")
+        problem = (
+            pl.when(null_part.is_not_null())
+            .then(pl.struct(column=null_part, rule=pl.lit("time.not_null"), value=pl.lit(None)))
+            .otherwise(pl.struct(column=pl.lit(label), rule=pl.lit("time.parts"), value=value))
+        )
+    else:
+        assert time.column is not None
+        problem = pl.when(text[time.column].is_null()).then(
+            pl.struct(column=pl.lit(time.column), rule=pl.lit("time.not_null"), value=pl.lit(None))
+        )
+        if time.hour_column:
+            hour = text[time.hour_column]
+            problem = problem.when(hour.is_null()).then(
+                pl.struct(
+                    column=pl.lit(time.hour_column),
+                    rule=pl.lit("time.not_null"),
+                    value=pl.lit(None),
+                )
+            )
+            problem = problem.when(hour_expr(time.hour_column).is_null()).then(
+                pl.struct(column=pl.lit(time.hour_column), rule=pl.lit("time.hour"), value=hour)
+            )
+        problem = problem.otherwise(
+            pl.struct(
+                column=pl.lit(time.column), rule=pl.lit("time.format"), value=text[time.column]
+            )
+        )
+    return timeless.select(pl.col(ROW).cast(pl.UInt32), problem.alias("problem")).select(
+        ROW,
+        pl.col("problem").struct.field("column").cast(pl.String).alias("column"),
+        pl.col("problem").struct.field("rule").cast(pl.String).alias("rule"),
+        pl.col("problem").struct.field("value").cast(pl.String).alias("failure_case"),
+    )
 
 
 def _empty_failures() -> pl.DataFrame:
@@ -214,7 +320,11 @@ def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
 
     cast = _cast_declared(raw, spec)
     cast = cast.with_columns(target_expr(spec, cast.schema).alias(spec.target.column))
-    failure_rows = [_type_failures(raw, cast, spec)]
+    failure_rows = [
+        _type_failures(raw, cast, spec),
+        _label_failures(raw, cast, spec),
+        _time_failures(raw, spec),
+    ]
     schema = pandera_schema(spec, cast.schema)
     try:
         schema.validate(cast, lazy=True)
@@ -229,12 +339,17 @@ def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
             )
         )
     per_row = pl.concat(failure_rows).unique(subset=[ROW, "column", "rule"])
-    target_nulls = int(cast[spec.target.column].null_count())
+    target = spec.target.column
+    missing_label = (pl.col("column") == target) & (pl.col("rule") == TARGET_MISSING)
+    # A label that is there but unreadable is a `target.label` failure, not a missing label.
+    bad_label_rows = per_row.filter(pl.col("rule") == LABEL_RULE)[ROW].implode()
+    per_row = per_row.filter(~(missing_label & pl.col(ROW).is_in(bad_label_rows)))
+    target_nulls = int(per_row.filter(missing_label)[ROW].n_unique())
     failures = (
         per_row.group_by("column", "rule")
         .agg(
             pl.len().cast(pl.Int64).alias("rows"),
-            pl.col("failure_case").drop_nulls().sort().first(),
+            clipped_expr(pl.col("failure_case").drop_nulls().sort().first()),
         )
         .sort("rows", "column", descending=[True, False])
     )
@@ -242,14 +357,17 @@ def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
         per_row.sort(ROW, "column", "rule")
         .group_by(ROW)
         .agg(
-            pl.format(
-                "{}: {} (value {})", "column", "rule", pl.col("failure_case").fill_null("null")
-            )
+            pl.format("{}: {} (value {})", "column", "rule", clipped_expr(pl.col("failure_case")))
             .str.join("; ")
             .alias(REJECTION_REASONS),
             pl.col("rule").unique(maintain_order=True).alias(REJECTED_RULES),
+            ((pl.col("column") == target) & (pl.col("rule") == TARGET_MISSING))
+            .all()
+            .alias("_label_only"),
         )
     )
+    label_only = int(reasons["_label_only"].sum())
+    reasons = reasons.drop("_label_only")
     bad_rows = reasons[ROW]
     rejected = (
         _as_text(raw.filter(pl.col(ROW).is_in(bad_rows.implode())))
@@ -259,7 +377,7 @@ def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
         .drop(ROW)
     )
     valid = cast.filter(~pl.col(ROW).is_in(bad_rows.implode())).drop(ROW)
-    return ValidationOutcome(valid, rejected, failures, [], target_nulls)
+    return ValidationOutcome(valid, rejected, failures, [], target_nulls, label_only)
 
 
 __all__ = [

@@ -48,6 +48,7 @@ STARTUP_SECONDS = 300
 # How long a page may take to show an element; generous because two webservers, a code
 # server each and Chromium share two cores.
 ELEMENT_TIMEOUT_MS = 45_000
+BROKEN_SPEC = "sales_forecast"
 
 
 @dataclass
@@ -160,6 +161,10 @@ def materialized_slice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
     spec = flights_slice_spec()
     (specs / f"{spec['name']}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    # A team's broken spec beside it: the UI must show it, and load the good spec all the same.
+    (specs / f"{BROKEN_SPEC}.yaml").write_text(
+        "name: sales\nsource: {uri: s.csv}\ntarget: {column: y, task: classification}\n"
+    )
     env = {
         key: value
         for key, value in os.environ.items()

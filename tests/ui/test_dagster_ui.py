@@ -17,7 +17,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mlops_assets.evaluation import PRIMARY_METRIC
 from mlops_assets.pipeline import build_spec_assets
-from tests.ui.conftest import LOCATION, MLFLOW_UI, MaterializedSlice, save_screenshot
+from tests.ui.conftest import BROKEN_SPEC, LOCATION, MLFLOW_UI, MaterializedSlice, save_screenshot
 
 pytestmark = pytest.mark.slow
 MATERIALIZE = re.compile(r"\bMaterialize$")  # the button's name also holds its icon's label
@@ -264,3 +264,17 @@ def test_read_only_webserver_shows_the_same_pages_but_cannot_launch_a_run(
     assert allowed == [True, False], "launch permission (full, read-only)"
     with materialized_slice.instance() as instance:
         assert len(instance.get_runs()) == runs_before
+
+
+def test_a_broken_spec_file_is_shown_by_name_with_its_reason(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    """One team's invalid spec is an asset of its own in the UI; every other group still loads."""
+    page.goto(f"{materialized_slice.full.url}/assets/broken_specs/{BROKEN_SPEC}")
+    must_see(page.get_by_text("BROKEN SPEC FILE").first, "the broken spec's description")
+    must_see(page.get_by_text("target.task").first, "the field that is wrong")
+    page.goto(f"{materialized_slice.read_only.url}/locations/{LOCATION}/asset-groups/broken_specs")
+    must_see(
+        page.locator("svg foreignObject").get_by_text(BROKEN_SPEC, exact=True),
+        "the broken spec in the read-only UI's asset graph",
+    )

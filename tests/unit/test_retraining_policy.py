@@ -81,7 +81,10 @@ def test_concept_drift_without_feature_drift_raises_a_performance_signal():
     decisions, _ = replay(POLICY, PolicyState(), windows, yardstick(0.85))
     assert [d.action for d in decisions] == ["watch", "retrain", "watch"]
     assert decisions[1].signal == "performance"
-    assert "below 0.8000 (expected 0.8500) in 2 labelled windows in a row (latest" in decisions[1].reason
+    assert (
+        "below 0.8000 (expected 0.8500) in 2 labelled windows in a row (latest"
+        in decisions[1].reason
+    )
 
 
 def test_a_small_drop_is_noise_not_degradation():

@@ -266,3 +266,22 @@ def test_fingerprint_of_remote_uri_hashes_the_uri() -> None:
     two = source_fingerprint(source("s3://bucket/b.parquet"))
     assert one != two
     assert len(one) == 16
+
+
+def test_a_delta_folder_read_as_csv_says_what_it_is(tmp_path: Path) -> None:
+    table = tmp_path / "table"
+    pl.DataFrame({"id": [1]}).write_delta(str(table))
+    with pytest.raises(
+        SourceError,
+        match=r"a Delta table folder \(it holds _delta_log/\); set source.format: delta",
+    ):
+        scan_source(source(table, format="csv"))
+
+
+def test_a_file_read_as_delta_says_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "table"
+    path.write_text("id\n1\n")
+    with pytest.raises(
+        SourceError, match=r"not a Delta table: it is delimited text; set source.format: csv"
+    ):
+        scan_source(source(path))

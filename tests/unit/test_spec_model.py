@@ -14,6 +14,7 @@ from mlops_assets.specs.loader import (
     BUILTIN_SPECS_DIR,
     SpecError,
     find_spec,
+    load_spec_catalog,
     load_spec_file,
     load_specs,
     spec_files,
@@ -108,12 +109,16 @@ def test_duplicate_names_across_files_name_both_files(
     first = write_yaml(first_dir / "one.yaml", minimal())
     second = write_yaml(second_dir / "two.yml", minimal(description="again"))
     monkeypatch.setenv("MLOPS_SPECS_PATH", f"{first_dir}:{second_dir}")
-    with pytest.raises(SpecError) as info:
-        load_specs()
-    message = str(info.value)
-    assert str(first) in message
-    assert str(second) in message
-    assert "tiny" in message
+    catalog = load_spec_catalog()
+    assert [path for path, _ in catalog.specs] == [first]
+    [broken] = catalog.broken
+    assert broken.path == second
+    assert str(first) in broken.reason and str(second) in broken.reason
+    assert "`tiny` is already used" in broken.reason
+    assert [spec.name for spec in load_specs()] == ["tiny"]
+    with pytest.raises(SpecError, match="declared by several files") as info:
+        find_spec("tiny")
+    assert str(first) in str(info.value) and str(second) in str(info.value)
 
 
 def test_specs_path_with_missing_entry_errors(
@@ -320,3 +325,152 @@ def test_backfill_policy_is_one_run_unless_the_spec_asks_for_parallel_runs() -> 
     assert untimed.backfill_policy is None
     with pytest.raises(ValidationError, match="max_partitions_per_run"):
         DatasetSpec.model_validate(minimal(time={**time, "max_partitions_per_run": 0}))
+
+
+# --- personal data fails closed at spec load ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"target": {"column": "Email ", "task": "binary"}}, "cannot be the target"),
+        (
+            {"target": {"column": "y", "task": "binary", "expression": "EMAIL IS NULL"}},
+            "cannot be a source of target.expression",
+        ),
+        ({"time": {"column": "email", "start": "2024-01-01"}}, "cannot be a time column"),
+        (
+            {"joins": [{"name": "crm", "source": {"uri": "c.csv"}, "keys": ["email"]}]},
+            "cannot be a key of join `crm`",
+        ),
+        ({"categorical_columns": ["email"]}, "cannot be a feature (categorical_columns)"),
+        ({"columns": {"email": {"dtype": "int"}}}, "declared with dtype int"),
+        ({"columns": {"email": {"allowed": ["a"]}}}, "declared with allowed"),
+        ({"quality": {"slice_column": "email"}}, "cannot be quality.slice_column"),
+        ({"id_columns": ["email"]}, "is dropped, so it cannot be an id column"),
+    ],
+)
+def test_pii_misuse_is_refused_at_load(changes: dict[str, Any], reason: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        DatasetSpec.model_validate(minimal(pii={"columns": ["email"]}, **changes))
+    assert reason in str(info.value)
+    assert "(rule: pii.not_used)" in str(info.value)
+
+
+def test_pii_that_is_only_described_or_a_hashed_id_is_allowed() -> None:
+    spec = DatasetSpec.model_validate(
+        minimal(
+            pii={"columns": {"email": "hash", "name": "drop"}},
+            id_columns=["email"],
+            columns={"email": {"dtype": "string", "description": "hashed e-mail"}},
+        )
+    )
+    assert spec.pii.covers("  EMAIL ") and not spec.pii.covers("e_mail")
+
+
+# --- YAML: names stay text ------------------------------------------------------------------
+
+
+def test_yaml_no_yes_on_off_are_column_names_not_booleans(tmp_path: Path) -> None:
+    path = tmp_path / "survey.yaml"
+    path.write_text(
+        "name: survey\nsource: {uri: s.csv, csv: {has_header: yes}}\n"
+        "target: {column: answer, task: binary, positive_label: yes}\n"
+        "columns:\n  No: {dtype: int}\n  on: {dtype: string, allowed: [yes, no]}\n"
+        "exclude_columns: [Off]\n"
+    )
+    spec = load_spec_file(path)
+    assert list(spec.columns) == ["No", "on"]
+    assert spec.columns["on"].allowed == ["yes", "no"]
+    assert spec.exclude_columns == ["Off"]
+    assert spec.target.positive_label == "yes"
+    assert spec.source.csv.has_header is True
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "where"),
+    [
+        ("columns:\n  1: {dtype: int}\n", "columns: key `1` is a int"),
+        ("id_columns: [2024-01-01]\n", "id_columns: entry `2024-01-01` is a date"),
+        ("exclude_columns: [~]\n", "exclude_columns: entry `None` is a NoneType"),
+        ("columns:\n  true: {dtype: int}\n", "YAML reads true/false as booleans"),
+    ],
+)
+def test_non_text_column_names_are_named_with_a_hint(
+    tmp_path: Path, yaml_text: str, where: str
+) -> None:
+    path = tmp_path / "names.yaml"
+    path.write_text(
+        "name: names\nsource: {uri: s.csv}\ntarget: {column: y, task: binary}\n" + yaml_text
+    )
+    with pytest.raises(SpecError) as info:
+        load_spec_file(path)
+    assert str(path) in str(info.value)
+    assert where in str(info.value)
+    assert "quote it" in str(info.value)
+
+
+# --- time: hour column and row order --------------------------------------------------------
+
+
+def test_time_hour_column_is_a_time_source() -> None:
+    spec = DatasetSpec.model_validate(
+        minimal(time={"column": "date", "hour_column": "hr", "start": "2024-01-01"})
+    )
+    assert spec.time is not None and spec.time.source_columns == ["date", "hr"]
+    with pytest.raises(ValidationError, match="hour_column adds an hour"):
+        DatasetSpec.model_validate(
+            minimal(
+                time={
+                    "parts": {"year": "y", "month": "m", "day": "d"},
+                    "hour_column": "hr",
+                    "start": "2024-01-01",
+                }
+            )
+        )
+
+
+def test_time_order_rows_is_unpartitioned_and_takes_no_time_fields() -> None:
+    spec = DatasetSpec.model_validate(minimal(time={"order": "rows"}))
+    assert spec.rows_in_time_order and spec.event_time is None and not spec.is_partitioned
+    from mlops_assets.assets.naming import SpecAssets
+
+    assert SpecAssets(spec).partitions_def is None
+    with pytest.raises(ValidationError, match=r"remove time.column, time.start"):
+        DatasetSpec.model_validate(
+            minimal(time={"order": "rows", "column": "ts", "start": "2024-01-01"})
+        )
+    with pytest.raises(ValidationError, match="split dates need a `time` section"):
+        DatasetSpec.model_validate(
+            minimal(time={"order": "rows"}, split={"test_start": "2024-01-01"})
+        )
+    with pytest.raises(ValidationError, match=r"time\.start is required"):
+        DatasetSpec.model_validate(minimal(time={"column": "ts"}))
+
+
+# --- isolation: one broken file never hides the others ------------------------------------------
+
+
+def test_a_broken_file_is_set_aside_and_the_rest_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_builtin: None
+) -> None:
+    write_yaml(tmp_path / "a_good.yaml", minimal(name="alpha"))
+    broken = tmp_path / "b_broken.yaml"
+    broken.write_text("name: [unclosed\n")
+    bad_field = write_yaml(tmp_path / "c_bad.yaml", minimal(name="gamma", owner="nobody"))
+    write_yaml(tmp_path / "d_good.yaml", minimal(name="delta"))
+    monkeypatch.setenv("MLOPS_SPECS_PATH", str(tmp_path))
+    catalog = load_spec_catalog()
+    assert [spec.name for _, spec in catalog.specs] == ["alpha", "delta"]
+    assert [(b.path, b.label) for b in catalog.broken] == [
+        (broken, "b_broken"),
+        (bad_field, "c_bad"),
+    ]
+    assert "cannot read spec" in catalog.broken[0].reason
+    assert "owner must be an e-mail" in catalog.broken[1].reason
+    # A command about one spec validates only the file that names it.
+    assert find_spec("delta").name == "delta"
+    with pytest.raises(SpecError, match="owner must be an e-mail"):
+        find_spec("gamma")
+    with pytest.raises(SpecError, match=r"known specs: alpha, delta, gamma \(unreadable"):
+        find_spec("nope")

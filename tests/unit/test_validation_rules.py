@@ -186,7 +186,7 @@ def test_binary_target_outside_zero_one_rejected() -> None:
     outcome = validate_batch(spec, raw)
     assert outcome.valid["y"].to_list() == [0, 1]
     assert outcome.rejected["y"].to_list() == ["2", "yes"]
-    assert outcome.rejected[REJECTED_RULES].to_list() == [["isin([0, 1])"], ["not_nullable"]]
+    assert outcome.rejected[REJECTED_RULES].to_list() == [["isin([0, 1])"], ["target.label"]]
 
 
 def test_multiclass_target_is_text() -> None:
