@@ -311,16 +311,23 @@ class RetrainingSpec(_Strict):
         "0 3 * * 1", description="Cron of scheduled retraining (default Mondays 03:00)."
     )
     drifted_partitions_in_a_row: int = Field(
-        3, ge=1, description="Drift signal after this many drifted partitions in a row..."
+        3,
+        ge=1,
+        description="Drift signal after this many windows in a row in which at least "
+        "drift.dataset_drift_share of the features drift beyond their usual severity...",
     )
     hard_drift_share: float = Field(
-        0.8, gt=0, le=1, description="...or at once when one partition's drift share reaches this."
+        0.8,
+        gt=0,
+        le=1,
+        description="...or at once when one window's share of unusually drifting features reaches this.",
     )
     degraded_windows_in_a_row: int = Field(
         3,
         ge=1,
         description="...or after this many labelled windows in a row whose realized metric is more "
-        "than drift.max_metric_drop below the champion's per-window test metric (concept drift).",
+        "than max(drift.max_metric_drop, its usual spread) below the champion's mean per-window "
+        "test metric (concept drift).",
     )
     min_labelled_rows: int = Field(
         30, ge=1, description="A window's realized metric is measured once it has this many labels."
