@@ -131,9 +131,17 @@ def cli_user(user: str | None = None) -> str:
 
 
 def run_spec(
-    spec_name: str, start: str | None = None, end: str | None = None, user: str | None = None
+    spec_name: str,
+    start: str | None = None,
+    end: str | None = None,
+    user: str | None = None,
+    *,
+    scoring: bool = True,
 ) -> dict[str, Any]:
-    """Materialize a spec's whole graph and summarize what it produced."""
+    """Materialize a spec's whole graph and summarize what it produced.
+
+    `scoring=False` stops after training (no predictions or drift), as `mlops review` does.
+    """
     _ensure_dagster_home()
     import dagster as dg
 
@@ -165,6 +173,10 @@ def run_spec(
     run_ids: list[str] = []
     failure: str | None = None
     for label, selection, run_tags in _phases(names, tags):
+        if not scoring:
+            selection = [key for key in selection if key not in (names.predictions, names.drift)]
+            if not selection:
+                continue
         span = f" for partitions {first} .. {last}" if PARTITION_RANGE_START in run_tags else ""
         _progress(f"{spec.name}: {label}{span}")
         result = dg.materialize(
@@ -336,6 +348,20 @@ def list_specs() -> int:
     return 1 if catalog.broken else 0
 
 
+def review(args: argparse.Namespace) -> int:
+    """`mlops review`: the report of a spec change (mlops_assets/review); its exit code."""
+    from mlops_assets.review.command import ReviewRequest, run_review
+
+    request = ReviewRequest(
+        spec_name=args.spec,
+        base_ref=args.base,
+        fraction=args.sample,
+        seed=args.seed,
+        spec_file=args.spec_file,
+    )
+    return run_review(request, run_spec, args.markdown)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -383,6 +409,24 @@ def main(argv: list[str] | None = None) -> int:
         "--every", type=int, default=7, help="partitions between scheduled retrains"
     )
     replay.add_argument("--json", action="store_true")
+    check = commands.add_parser(
+        "review",
+        help="train a spec change on a sample, compare it with its base; exit 1 if the gate rejects",
+    )
+    check.add_argument("--spec", required=True)
+    check.add_argument(
+        "--base",
+        help="git ref of the spec to compare with (default: the champion when "
+        "MLFLOW_TRACKING_URI is set, else HEAD)",
+    )
+    check.add_argument(
+        "--sample", type=float, default=0.2, help="fraction of the source's rows to train on"
+    )
+    check.add_argument("--seed", type=int, default=42, help="seed of the row sample")
+    check.add_argument("--markdown", type=Path, help="also write the report to this file")
+    check.add_argument(
+        "--spec-file", type=Path, help="review this spec file instead of the loaded one"
+    )
     commands.add_parser("specs", help="list the specs the platform loads")
     exporter = commands.add_parser(
         "exporter", help="serve Prometheus metrics of every spec on http://HOST:PORT/metrics"
@@ -402,6 +446,8 @@ def main(argv: list[str] | None = None) -> int:
 
             run_exporter(args.host, args.port, args.interval)
             return 0
+        if args.command == "review":
+            return review(args)
         if args.command == "run":
             summary = run_spec(args.spec, args.start, args.end, args.user)
         elif args.command == "backtest":

@@ -24,6 +24,8 @@ MARKER = "<!-- mlops-review -->"
 # GitHub refuses comments over 65,536 characters.
 COMMENT_LIMIT = 60_000
 LOG_LINES = 40
+# The heading `mlops review` gives a review that could not run (mlops_assets/review/markdown.py).
+NOT_RUN_HEADING = ": the review could not run"
 
 
 @dataclass
@@ -39,9 +41,12 @@ class Review:
     def result(self) -> str:
         if self.exit_code == 0:
             return "passes"
-        if self.report.is_file():
-            return f"does not pass (exit {self.exit_code})"
-        return f"failed to run (exit {self.exit_code}, no report)"
+        if not self.report.is_file():
+            return f"failed to run (exit {self.exit_code}, no report)"
+        # make turns every failing exit into its own 2; the report's heading tells them apart.
+        if NOT_RUN_HEADING in self.report.read_text().partition("\n")[0]:
+            return f"could not run (exit {self.exit_code})"
+        return f"does not pass (exit {self.exit_code})"
 
 
 def run_review(spec: str, folder: Path, base: str, sample: str) -> Review:

@@ -252,6 +252,9 @@ def test_a_review_that_cannot_run_is_reported_and_fails_the_step(tmp_path) -> No
     assert (tmp_path / "specs" / "no_such_spec.log").read_text() != ""
     if not (tmp_path / "specs" / "no_such_spec.md").exists():
         assert "### no_such_spec\n\n`mlops review` wrote no report. The end of its log:" in text
+    else:
+        assert "could not run (exit 2)" in row
+        assert "### `no_such_spec`: the review could not run" in text
 
 
 def load_review_specs():
