@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from mlops_assets.assets.drift import drift_settings
-from mlops_assets.drift import column_drift, dataset_drift
+from mlops_assets.drift import DriftSettings, column_drift, dataset_drift
 from mlops_assets.evaluation import PRIMARY_METRIC, task_metrics
 from mlops_assets.policy.comparison import Scorer, compare_on_rows, shared_labels
 from mlops_assets.policy.gate import Comparison, GateDecision, GateEvidence, judge
@@ -154,7 +153,7 @@ def training_window_drift(
     spec: DatasetSpec, change: ReviewedModel, base: ReviewedModel
 ) -> TrainingDrift:
     """Drift of each of the change's features between the base's train rows and the change's."""
-    settings = drift_settings(spec)
+    settings = DriftSettings.from_spec(spec)
     columns = [f for f in change.features if f in base.reference.columns]
     categorical = [c for c in change.encoding.categorical if c in columns]
     report = column_drift(base.reference, change.reference, columns, categorical, settings)
