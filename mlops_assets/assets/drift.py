@@ -24,7 +24,7 @@ from mlops_assets.drift import DriftSettings, ReferenceProfile
 from mlops_assets.drift.detection import REPORT_SCHEMA
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
 from mlops_assets.governance.recorded_events import newest_training_data, rejected_in_a_row
-from mlops_assets.ingest.raw_batch import PARTITION
+from mlops_assets.ingest.raw_batch import GRAIN_EVERY, PARTITION
 from mlops_assets.policy.evidence import (
     ChampionView,
     WindowMeasurement,
@@ -154,7 +154,13 @@ def prior_state(
     if "quiet_until" not in table.collect_schema():
         return PolicyState()
     latest = (
-        table.select("window_start", "champion_version", *PolicyState.__dataclass_fields__)
+        table.select(
+            "window_start",
+            "champion_version",
+            "drifted_in_a_row",
+            "degraded_in_a_row",
+            "quiet_until",
+        )
         .sort("window_start")
         .tail(1)
         .collect()
@@ -173,7 +179,7 @@ def window_table(
     decision: Decision,
     version: str,
     expected: Expectations,
-    partitioned: bool,
+    partition_every: str | None,
 ) -> pl.DataFrame:
     """The window's rows of the drift table: one per feature (one row when not monitored)."""
     evidence, prediction = measurement.evidence, measurement.prediction or {}
@@ -209,8 +215,10 @@ def window_table(
         *[pl.lit(window[name], dtype=dtype).alias(name) for name, dtype in WINDOW_SCHEMA.items()],
         *REPORT_SCHEMA,
     )
-    if partitioned:
-        frame = frame.with_columns(pl.col("window_start").dt.date().alias(PARTITION))
+    if partition_every is not None:
+        frame = frame.with_columns(
+            pl.col("window_start").dt.truncate(partition_every).dt.date().alias(PARTITION)
+        )
     return frame
 
 
@@ -293,6 +301,9 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         expected = record.expectations(metric_name)
         view = view.expecting(expected)
         windows = windows_of(features, spec.event_time.grain if spec.event_time else None)
+        partition_every = (
+            GRAIN_EVERY[spec.event_time.partition_grain] if names.partitions_def else None
+        )
         state = prior_state(delta, names, version, windows[0][0] if windows else None)
         for through in (
             record.data_through,
@@ -305,9 +316,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         for start, end, rows in windows:
             measurement = measure_window(view, start, end, rows, scorer)
             decision, state = step(policy, state, measurement.evidence, expected)
-            table = window_table(
-                measurement, decision, version, expected, names.partitions_def is not None
-            )
+            table = window_table(measurement, decision, version, expected, partition_every)
             tables.append(
                 table.with_columns(
                     pl.lit(state.quiet_until, dtype=pl.Datetime("us")).alias("quiet_until")
@@ -336,7 +345,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 spec, table, version, expected, windows, measured, signals, partition_count(context)
             ),
         )
-        yield from drift_checks(spec, measured, expected, settings)
+        yield from drift_checks(spec, measured, expected, settings, record.data_through)
 
     return drift
 
@@ -415,9 +424,17 @@ def drift_metadata(
 
 
 def drift_checks(
-    spec, measured: list[tuple[WindowMeasurement, Decision]], expected: Expectations, settings
+    spec,
+    measured: list[tuple[WindowMeasurement, Decision]],
+    expected: Expectations,
+    settings,
+    data_through: dt.datetime | None = None,
 ):
-    """The three drift checks over every monitored window of the run."""
+    """The three drift checks over every monitored window of the run.
+
+    The performance check judges only windows after the champion's training set: its own
+    test windows are where the expected metric comes from, and the gate judged them.
+    """
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
     if not measured:
         for name in (NO_FEATURE_DRIFT, NO_PREDICTION_DRIFT, NO_PERFORMANCE_DROP):
@@ -449,7 +466,11 @@ def drift_checks(
         description=f"{len(moved)} of {len(measured)} windows' scores drifted; latest "
         f"{prediction.get('method')} {prediction.get('score')}, PSI {prediction.get('psi')}",
     )
-    labelled = [(m, d) for m, d in measured if m.realized is not None]
+    labelled = [
+        (m, d)
+        for m, d in measured
+        if m.realized is not None and (data_through is None or m.evidence.end > data_through)
+    ]
     degraded = [m for m, d in labelled if d.degraded]
     yield dg.AssetCheckResult(
         check_name=NO_PERFORMANCE_DROP,
@@ -460,6 +481,6 @@ def drift_checks(
             f"spread {expected.metric_spread:.4f}); latest realized {metric_name} "
             f"{labelled[-1][0].realized:.4f}"
             if labelled and expected.metric is not None
-            else "no labels in the monitored windows yet"
+            else "no labelled window after the champion's training set yet"
         ),
     )

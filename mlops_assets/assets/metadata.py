@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW, WINDOW
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.split import ROW_KEY, SPLIT
 from mlops_assets.validation.rules import REJECTION_REASONS
@@ -14,7 +14,8 @@ COLUMN_SCHEMA = "dagster/column_schema"
 
 PLATFORM_COLUMNS = {
     EVENT_TIME: "Event time parsed from the spec's time column (UTC)",
-    PARTITION: "Day, week or month partition the row belongs to",
+    PARTITION: "Dagster partition (day, week or month) the row is stored and materialized in",
+    WINDOW: "Monitoring window (time.grain) the row belongs to: drift and realized metrics are per window",
     SOURCE_ROW: "Position of the row in the source (time order, `time.order: rows`)",
     SPLIT: "Which split the row is in: train, valid or test",
     ROW_KEY: "Stable hash of the row's identifying values (seeds the random split)",

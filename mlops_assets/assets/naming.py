@@ -1,5 +1,6 @@
 """Asset keys, partitions and shared settings of one spec's asset group."""
 
+import datetime as dt
 from dataclasses import dataclass
 
 import dagster as dg
@@ -8,6 +9,25 @@ from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.versioning import PIPELINE_CODE_VERSION
 
 DELTA_IO_MANAGER = "delta_io_manager"
+
+
+def partition_start(day: dt.date, grain: str) -> dt.date:
+    """The first day of the partition of `grain` that holds `day` (weeks start on Monday)."""
+    if grain == "monthly":
+        return day.replace(day=1)
+    if grain == "weekly":
+        return day - dt.timedelta(days=day.weekday())
+    return day
+
+
+def partition_end(day: dt.date, grain: str) -> dt.date:
+    """The first partition boundary on or after `day` (an exclusive end)."""
+    start = partition_start(day, grain)
+    if start == day:
+        return day
+    if grain == "monthly":
+        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return start + dt.timedelta(weeks=1)
 
 
 @dataclass(frozen=True)
@@ -102,16 +122,27 @@ class SpecAssets:
 
     @property
     def partitions_def(self) -> dg.TimeWindowPartitionsDefinition | None:
+        """Dagster partitions at `time.partitions` (default monthly for daily windows).
+
+        The first and last partitions are widened to whole partitions; rows before
+        `time.start` or after `time.end` are counted by the raw asset, not stored. An
+        open-ended spec with partitions coarser than its windows includes the partition
+        in progress, so this month's days are monitored as they arrive.
+        """
         time = self.spec.event_time
         if time is None or time.start is None:
             return None
-        start = time.start.isoformat()
-        end = time.end.isoformat() if time.end else None
-        if time.grain == "daily":
-            return dg.DailyPartitionsDefinition(start_date=start, end_date=end)
-        if time.grain == "weekly":
-            return dg.WeeklyPartitionsDefinition(start_date=start, end_date=end, day_offset=1)
-        return dg.MonthlyPartitionsDefinition(start_date=start, end_date=end)
+        grain = time.partition_grain
+        start = partition_start(time.start, grain).isoformat()
+        end = partition_end(time.end, grain).isoformat() if time.end else None
+        offset = 1 if time.end is None and grain != time.grain else 0
+        if grain == "daily":
+            return dg.DailyPartitionsDefinition(start_date=start, end_date=end, end_offset=offset)
+        if grain == "weekly":
+            return dg.WeeklyPartitionsDefinition(
+                start_date=start, end_date=end, day_offset=1, end_offset=offset
+            )
+        return dg.MonthlyPartitionsDefinition(start_date=start, end_date=end, end_offset=offset)
 
     @property
     def backfill_policy(self) -> dg.BackfillPolicy | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW, WINDOW
 from mlops_assets.ingest.sources import read_lookup_table
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.validation.rules import target_source_columns
@@ -25,7 +25,7 @@ TIME_PART_EXPRS = {
     "month": pl.col(EVENT_TIME).dt.month(),
     "day_of_year": pl.col(EVENT_TIME).dt.ordinal_day(),
 }
-INTERNAL_COLUMNS = (EVENT_TIME, PARTITION, SOURCE_ROW)
+INTERNAL_COLUMNS = (EVENT_TIME, PARTITION, WINDOW, SOURCE_ROW)
 
 # How long one cycle of each time part lasts. A part whose cycle the training window does
 # not cover at least twice takes values in the test window that training never saw together

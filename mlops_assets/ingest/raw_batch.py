@@ -34,9 +34,10 @@ from mlops_assets.specs.model import DatasetSpec, TimeSpec, normalized_name
 
 EVENT_TIME = "_event_time"
 PARTITION = "_partition"
+WINDOW = "_window"
 SOURCE_ROW = "_source_row"
 
-_GRAIN_EVERY = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}
+GRAIN_EVERY = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}
 _CATEGORY = "_window_category"
 MAX_NAMES_SHOWN = 20
 
@@ -125,8 +126,13 @@ def event_time_expr(time: TimeSpec, schema: pl.Schema) -> pl.Expr:
 
 
 def partition_expr(time: TimeSpec) -> pl.Expr:
-    """The start date of the partition a row falls in."""
-    return pl.col(EVENT_TIME).dt.truncate(_GRAIN_EVERY[time.grain]).dt.date()
+    """The start date of the Dagster partition a row falls in."""
+    return pl.col(EVENT_TIME).dt.truncate(GRAIN_EVERY[time.partition_grain]).dt.date()
+
+
+def window_expr(time: TimeSpec) -> pl.Expr:
+    """The start date of the monitoring window a row falls in (`time.grain`)."""
+    return pl.col(EVENT_TIME).dt.truncate(GRAIN_EVERY[time.grain]).dt.date()
 
 
 def hash_pii(values: pl.Series, key: bytes) -> pl.Series:
@@ -245,11 +251,16 @@ def _read(spec: DatasetSpec, window, timeless_partition, pii_key) -> RawBatch:
     kept = pl.col(_CATEGORY) == "in"
     if timeless_partition is not None:
         kept = kept | (pl.col(_CATEGORY) == "timeless")
+    timeless = pl.col(EVENT_TIME).is_null()
     rows = lazy.filter(kept).with_columns(
-        pl.when(pl.col(EVENT_TIME).is_null())
+        pl.when(timeless)
         .then(pl.lit(timeless_partition, dtype=pl.Date))
         .otherwise(partition_expr(time))
-        .alias(PARTITION)
+        .alias(PARTITION),
+        pl.when(timeless)
+        .then(pl.lit(timeless_partition, dtype=pl.Date))
+        .otherwise(window_expr(time))
+        .alias(WINDOW),
     )
     counts_frame, frame = collect_all_source(
         [lazy.group_by(_CATEGORY).agg(pl.len().alias("rows")), rows.drop(_CATEGORY)], spec.source

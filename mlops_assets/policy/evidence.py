@@ -21,10 +21,11 @@ import polars as pl
 from mlops_assets.drift import DriftSettings, ReferenceProfile, column_drift, dataset_drift
 from mlops_assets.drift import prediction_drift as score_drift
 from mlops_assets.evaluation import primary_metric
-from mlops_assets.ingest.raw_batch import PARTITION
+from mlops_assets.ingest.raw_batch import GRAIN_EVERY
 from mlops_assets.policy.retraining import Expectations, WindowEvidence
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.scope import TrainingScope
+from mlops_assets.training.split import window_column
 
 Status = Literal["trained_on", "awaiting_labels", "measured"]
 ScoreFunction = Callable[[pl.DataFrame], np.ndarray]
@@ -152,7 +153,6 @@ def measure_window(
     )
 
 
-GRAIN_EVERY = {"daily": "1d", "weekly": "1w", "monthly": "1mo"}
 Window = tuple[dt.datetime, dt.datetime, pl.DataFrame]
 
 
@@ -161,11 +161,12 @@ def windows_of(
 ) -> list[Window]:
     """A table's monitoring windows, oldest first: one per partition of `grain`, or (without
     time) the whole table as one window timed `now` (UTC)."""
-    if grain is None or PARTITION not in frame.columns:
+    window = window_column(frame)
+    if grain is None or window is None:
         moment = now or dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         return [(moment, moment, frame)] if frame.height else []
     windows = []
-    for (day,), rows in sorted(frame.partition_by(PARTITION, as_dict=True).items()):
+    for (day,), rows in sorted(frame.partition_by(window, as_dict=True).items()):
         start = dt.datetime.combine(day, dt.time())
         end = pl.select(pl.lit(start).dt.offset_by(GRAIN_EVERY[grain])).item()
         windows.append((start, end, rows))

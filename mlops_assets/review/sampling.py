@@ -2,8 +2,8 @@
 
 A review trains two versions of a spec on the same rows, so the rows are chosen
 once, by position in the source: a seeded random key per row, and within each
-partition of a timed spec (each day, week or month) the rows with the smallest
-keys, at least one per partition. Every time window keeps its share of rows, so
+monitoring window of a timed spec (each day, week or month) the rows with the smallest
+keys, at least one per window. Every time window keeps its share of rows, so
 the spec's time split lands where it would on the whole table. Only rows inside
 the spec's time range are candidates (the others are never ingested). A spec
 without time is sampled over the whole table.
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import event_time_expr, partition_expr
+from mlops_assets.ingest.raw_batch import event_time_expr, window_expr
 from mlops_assets.ingest.sources import collect_source, scan_source
 from mlops_assets.specs.model import DatasetSpec
 
@@ -61,7 +61,7 @@ class RowSample:
             )
         return (
             f"{self.rows:,} of the {self.eligible_rows:,} source rows in the spec's time range "
-            f"({self.fraction:g} sample within each of its {self.partitions:,} partitions, "
+            f"({self.fraction:g} sample within each of its {self.partitions:,} windows, "
             f"seed {self.seed})"
         )
 
@@ -93,7 +93,7 @@ def choose_rows(spec: DatasetSpec, source: pl.DataFrame, fraction: float, seed: 
             )
         group = source.select(
             event_time_expr(spec.time, source.schema).alias("_event_time")
-        ).select(partition_expr(spec.time).alias(_GROUP))
+        ).select(window_expr(spec.time).alias(_GROUP))
         in_range = pl.col(_GROUP) >= spec.time.start
         if spec.time.end is not None:
             in_range &= pl.col(_GROUP) < spec.time.end

@@ -117,6 +117,14 @@ class TimeParts(_Strict):
     minute: str | None = None
 
 
+NESTED_GRAINS: dict[str, tuple[str, ...]] = {
+    "daily": ("daily", "weekly", "monthly"),
+    "weekly": ("weekly",),
+    "monthly": ("monthly",),
+}
+"""Partition grains that hold whole windows of each monitoring grain."""
+
+
 class TimeSpec(_Strict):
     """The event time of a row, which drives partitions and the time split.
 
@@ -127,9 +135,23 @@ class TimeSpec(_Strict):
     column: str | None = None
     format: str | None = Field(None, description="strftime format when the column is text.")
     parts: TimeParts | None = None
-    grain: Grain = "daily"
-    start: dt.date | None = Field(None, description="First partition; required with an event time.")
-    end: dt.date | None = Field(None, description="Exclusive end of the last partition.")
+    grain: Grain = Field(
+        "daily",
+        description="The monitoring window: drift, the realized metric and the retraining "
+        "policy are measured and decided per window, and the time split counts windows.",
+    )
+    partitions: Grain | None = Field(
+        None,
+        description="Dagster partitions (what a run materializes and the UI shows): default "
+        "monthly for daily windows, else the window. Coarse partitions keep Dagster's "
+        "bookkeeping from growing with the number of days; the daily detail lives in the tables.",
+    )
+    start: dt.date | None = Field(
+        None, description="First day of data; required with an event time."
+    )
+    end: dt.date | None = Field(
+        None, description="Exclusive end of the data (the last partition ends here or just after)."
+    )
     max_partitions_per_run: int | None = Field(
         None,
         ge=1,
@@ -167,7 +189,19 @@ class TimeSpec(_Strict):
             raise ValueError("time.hour_column adds an hour to `time.column`; set that column")
         if self.end is not None and self.end <= self.start:
             raise ValueError("time.end must be after time.start")
+        if self.partitions is not None and self.partition_grain not in NESTED_GRAINS[self.grain]:
+            raise ValueError(
+                f"time.partitions {self.partitions} cannot hold whole {self.grain} windows; "
+                f"choose one of {', '.join(NESTED_GRAINS[self.grain])}"
+            )
         return self
+
+    @property
+    def partition_grain(self) -> Grain:
+        """The grain of the Dagster partitions (see `partitions`)."""
+        if self.partitions is not None:
+            return self.partitions
+        return "monthly" if self.grain == "daily" else self.grain
 
     @property
     def source_columns(self) -> list[str]:

@@ -16,7 +16,7 @@ import math
 
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW, WINDOW
 from mlops_assets.specs.model import DatasetSpec
 
 SPLIT = "_split"
@@ -52,13 +52,13 @@ def row_keys(frame: pl.DataFrame, columns: list[str], seed: int) -> pl.Series:
 
 
 def _time_boundaries(spec: DatasetSpec, partitions: list[dt.date]) -> tuple[dt.date, dt.date]:
-    """Where validation and test start: the spec's dates, or fractions of the partitions with data."""
+    """Where validation and test start: the spec's dates, or fractions of the windows with data."""
     valid_start, test_start = spec.split.valid_start, spec.split.test_start
     if valid_start and test_start:
         return valid_start, test_start
     if len(partitions) < 3:
         raise ValueError(
-            f"spec `{spec.name}`: a time split needs at least 3 partitions with data, found {len(partitions)}"
+            f"spec `{spec.name}`: a time split needs at least 3 windows ({spec.time.grain}) with data, found {len(partitions)}"
         )
     n_test = max(1, math.ceil(len(partitions) * spec.split.test_fraction))
     n_valid = max(1, math.ceil(len(partitions) * spec.split.valid_fraction))
@@ -76,7 +76,14 @@ def _time_boundaries(spec: DatasetSpec, partitions: list[dt.date]) -> tuple[dt.d
 
 def is_time_split(spec: DatasetSpec, frame: pl.DataFrame) -> bool:
     """Whether `frame` is split by time (a timed spec whose rows carry their partition)."""
-    return spec.event_time is not None and PARTITION in frame.columns
+    return spec.event_time is not None and window_column(frame) is not None
+
+
+def window_column(frame: pl.DataFrame) -> str | None:
+    """The column holding each row's monitoring window (tables from before windows: the partition)."""
+    if WINDOW in frame.columns:
+        return WINDOW
+    return PARTITION if PARTITION in frame.columns else None
 
 
 def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
@@ -89,9 +96,10 @@ def assign_split(spec: DatasetSpec, features: pl.DataFrame) -> tuple[pl.DataFram
     # Rows that share a key (duplicate ids) are ordered by content, so the order is defined.
     order = base.hash_rows(seed=spec.split.seed).alias("_content_order")
     if is_time_split(spec, keyed):
-        partitions = keyed[PARTITION].unique().sort().to_list()
+        window = window_column(keyed)
+        partitions = keyed[window].unique().sort().to_list()
         valid_start, test_start = _time_boundaries(spec, partitions)
-        part = pl.col(PARTITION)
+        part = pl.col(window)
         split = (
             pl.when(part >= test_start)
             .then(pl.lit("test"))

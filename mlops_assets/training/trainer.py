@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.features.build import categorical_columns
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW, WINDOW
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.split import ROW_KEY, SPLIT
@@ -77,6 +77,7 @@ def feature_candidates(spec: DatasetSpec, training_set: pl.DataFrame) -> list[st
     reserved = {
         EVENT_TIME,
         PARTITION,
+        WINDOW,
         SOURCE_ROW,
         SPLIT,
         ROW_KEY,

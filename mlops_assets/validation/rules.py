@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandera.polars as pa
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, hour_expr
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, WINDOW, hour_expr
 from mlops_assets.specs.expressions import compile_expression
 from mlops_assets.specs.model import ColumnSpec, DatasetSpec
 
@@ -293,7 +293,7 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
         [
             pl.col(c).cast(pl.String)
             for c, t in frame.schema.items()
-            if c not in (PARTITION,) and t != pl.String
+            if c not in (PARTITION, WINDOW) and t != pl.String
         ]
     )
 

@@ -281,7 +281,7 @@ def test_a_flights_slice_is_sampled_within_each_day_and_reviewed(repo: SpecRepo)
     repo.write(spec)
     report = assert_ran(repo.review("--spec", "flights_slice", "--sample", "0.3"), 0)
     assert report.startswith("### `flights_slice`: passes\n")
-    assert "0.3 sample within each of its 21 partitions" in report
+    assert "0.3 sample within each of its 21 windows" in report
     _, _base, _change, difference = table_row(report, "roc_auc (gate)")
     assert abs(float(difference)) <= 0.01
     assert "trained on rows up to 2013-01-" in report

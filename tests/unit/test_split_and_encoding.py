@@ -110,7 +110,7 @@ def test_time_split_by_fractions_with_few_partitions_is_never_empty(days: int) -
 
 @pytest.mark.parametrize("days", [1, 2])
 def test_time_split_needs_three_partitions(days: int) -> None:
-    with pytest.raises(ValueError, match="at least 3 partitions") as info:
+    with pytest.raises(ValueError, match="at least 3 windows") as info:
         assign_split(timed_spec(), timed_frame(days=days))
     assert f"found {days}" in str(info.value)
 
