@@ -59,7 +59,7 @@ def test_every_partition_keeps_its_share_and_at_least_one_row() -> None:
     days = frame[sample.positions]["ts"].str.slice(0, 10).value_counts().sort("ts")
     assert days["count"].to_list() == [math.ceil(n * 0.1) for n in rows_per_day]
     assert sample.partitions == 5 and sample.source_rows == frame.height
-    assert "within each of its 5 partitions" in sample.describe()
+    assert "within each of its 5 windows" in sample.describe()
 
 
 def test_rows_outside_the_time_range_are_never_sampled() -> None:
