@@ -147,8 +147,7 @@ def run_spec(
 
     from mlops_assets.assets.naming import SpecAssets
     from mlops_assets.instance.run_workers import RUN_HOST_TAG, fail_dead_runs, this_host
-    from mlops_assets.pipeline import build_spec_assets
-    from mlops_assets.platform_resources import build_resources
+    from mlops_assets.spec_job import reconstructable_spec_job
     from mlops_assets.specs import find_spec
     from sensors.bootstrap import PARTITION_RANGE_END, PARTITION_RANGE_START
 
@@ -167,7 +166,7 @@ def run_spec(
     instance = dg.DagsterInstance.get()
     for run_id in fail_dead_runs(instance):
         _progress(f"run {run_id} had lost its process: marked failed")
-    assets, resources = build_spec_assets(spec), build_resources()
+    job = reconstructable_spec_job(spec.name)
     materialized: dict[str, dict[str, Any]] = {}
     checks: list = []
     run_ids: list[str] = []
@@ -179,25 +178,26 @@ def run_spec(
                 continue
         span = f" for partitions {first} .. {last}" if PARTITION_RANGE_START in run_tags else ""
         _progress(f"{spec.name}: {label}{span}")
-        result = dg.materialize(
-            assets,
-            selection=selection,
-            instance=instance,
-            resources=resources,
-            tags=run_tags,
-            raise_on_error=False,
+        with dg.execute_job(
+            job,
+            instance,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-        run_ids.append(result.run_id)
-        for event in result.get_asset_materialization_events():
-            mat = event.event_specific_data.materialization
-            materialized[mat.asset_key.path[-1]] = {
-                k: _metadata_value(v) for k, v in mat.metadata.items()
-            }
-        checks += result.get_asset_check_evaluations()
-        failed_here = [_check_row(c) for c in result.get_asset_check_evaluations() if not c.passed]
-        if not result.success:
-            failure = _summarize_failure(result.all_events, failed_here)
+            tags=run_tags,
+            asset_selection=selection,
+            raise_on_error=False,
+        ) as result:
+            run_ids.append(result.run_id)
+            for event in result.get_asset_materialization_events():
+                mat = event.event_specific_data.materialization
+                materialized[mat.asset_key.path[-1]] = {
+                    k: _metadata_value(v) for k, v in mat.metadata.items()
+                }
+            evaluations = result.get_asset_check_evaluations()
+            checks += evaluations
+            if not result.success:
+                failed_here = [_check_row(c) for c in evaluations if not c.passed]
+                failure = _summarize_failure(result.all_events, failed_here)
+        if failure:
             break
     failed = [_check_row(c) for c in checks if not c.passed]
     summary: dict[str, Any] = {
