@@ -12,7 +12,7 @@ from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.execution import executor_from_environment
 from mlops_assets.pipeline import build_spec_assets, materialized_on_bootstrap
 from mlops_assets.specs import load_specs
-from resources.delta_store import DeltaStore, DeltaTableIOManager
+from resources.delta_store import DeltaStore, DeltaTableIOManager, default_data_root
 from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
 from resources.object_storage import object_store_credentials, object_store_settings
 from resources.pii import PiiProtection
@@ -31,7 +31,7 @@ def dagster_home() -> Path:
 def build_resources() -> dict:
     """Resources chosen by environment: local folders by default, URIs from the environment in production."""
     delta = DeltaStore(
-        root_uri=os.environ.get("MLOPS_DATA_ROOT", str(dagster_home() / "tables")),
+        root_uri=default_data_root(),
         storage_options=object_store_settings(os.environ),
         **object_store_credentials(os.environ),
     )
