@@ -64,6 +64,13 @@ def predict_rows(body: bytes, schema: RequestSchema) -> RequestRows:
             )
         errors += [RowError(index, c, COLUMN_KNOWN) for c in sorted(row.keys() - known)]
         errors += [RowError(index, c, COLUMN_PRESENT) for c in sorted(required - row.keys())]
+        nested = [c for c, v in row.items() if isinstance(v, dict | list)]
+        if nested:
+            raise RequestError(
+                400,
+                "a value must be a JSON string, number, boolean or null",
+                [RowError(index, c, "scalar_value") for c in nested],
+            )
     if errors:
         raise invalid_rows(errors)
     values = {name: [row.get(name) for row in rows] for name in known}

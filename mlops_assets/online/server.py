@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Mapping
 
 import dagster as dg
@@ -72,6 +73,12 @@ def uvicorn_server(service: OnlineService, host: str, port: int) -> uvicorn.Serv
 
 
 def run_server(service: OnlineService, host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM; the inference log's last rows are appended on the way out."""
+    """Serve until SIGINT or SIGTERM; the inference log's last rows are appended on the way out.
+
+    uvicorn shuts down gracefully on the first signal, then raises it again under the handler
+    that was there before; with these no-op handlers the process then exits 0, not by the signal.
+    """
     logging.basicConfig(level=logging.INFO, format="[mlops serve %(asctime)s] %(message)s")
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     uvicorn_server(service, host, port).run()
