@@ -5,7 +5,8 @@
 Materializing a window copies that window's rows (by the rows' event time, the
 partitions of `features`) into this asset's table, so online traffic has the
 same versioned, partitioned shape as the batch tables and the same monitoring
-can read it. Rematerializing a window picks up rows that landed since.
+can read it. Rematerializing a window picks up rows that landed since; before
+the first request the window is empty.
 """
 
 import dagster as dg
@@ -19,6 +20,7 @@ from mlops_assets.online.inference_log import (
     MODEL_VERSION,
     REQUEST_ID,
     REQUEST_TIME,
+    empty_log,
     landing_table,
 )
 from mlops_assets.versioning import content_hash
@@ -47,16 +49,20 @@ def build_inference_log_asset(names: SpecAssets) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, delta: DeltaStore
     ) -> dg.Output[pl.DataFrame]:
         """The online service's scored rows of this window, from its landing table."""
-        if delta.version(landing) is None:
-            raise dg.Failure(
-                f"no online traffic logged yet: {delta.table_uri(landing)} does not exist "
-                f"(start `mlops serve --spec {spec.name}` and send it requests)"
+        landed = delta.version(landing)
+        if landed is None:
+            context.log.warning(
+                f"{spec.name}: no online traffic logged yet ({delta.table_uri(landing)} does not "
+                f"exist; `mlops serve --spec {spec.name}` creates it): the window is empty"
             )
-        window = context.partition_time_window if names.partitions_def is not None else None
-        frame = delta.scan(landing, window).collect()
+            frame = empty_log(spec.time is not None)
+        else:
+            window = context.partition_time_window if names.partitions_def is not None else None
+            frame = delta.scan(landing, window).collect()
         context.log.info(f"{spec.name}: {frame.height} online rows in this window")
         versions = sorted(frame[MODEL_VERSION].unique().drop_nulls().to_list(), key=int)
-        labelled = frame[spec.target.column].is_not_null().sum() if frame.height else 0
+        target = spec.target.column
+        labelled = int(frame[target].is_not_null().sum()) if target in frame.columns else 0
         return dg.Output(
             frame,
             data_version=dg.DataVersion(content_hash(frame)),
@@ -66,14 +72,14 @@ def build_inference_log_asset(names: SpecAssets) -> dg.AssetsDefinition:
                     frame[REQUEST_ID].n_unique() if frame.height else 0
                 ),
                 "model_versions": dg.MetadataValue.json(versions),
-                "labelled_rows": dg.MetadataValue.int(int(labelled)),
+                "labelled_rows": dg.MetadataValue.int(labelled),
                 "latency_p50_ms": dg.MetadataValue.float(_latency_ms(frame, 0.5)),
                 "latency_p95_ms": dg.MetadataValue.float(_latency_ms(frame, 0.95)),
                 "latency_p99_ms": dg.MetadataValue.float(_latency_ms(frame, 0.99)),
                 "first_request": dg.MetadataValue.text(str(frame[REQUEST_TIME].min())),
                 "last_request": dg.MetadataValue.text(str(frame[REQUEST_TIME].max())),
                 "landing_table": dg.MetadataValue.path(delta.table_uri(landing)),
-                "landing_delta_version": dg.MetadataValue.int(int(delta.version(landing))),
+                "landing_delta_version": dg.MetadataValue.int(-1 if landed is None else landed),
             },
         )
 

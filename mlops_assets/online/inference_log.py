@@ -24,6 +24,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
 from mlops_assets.online.loaded_model import LoadedModel
 from mlops_assets.online.metrics import ServingMetrics
 from resources.delta_store import DeltaStore
@@ -50,6 +51,22 @@ DEFAULT_MAX_ROWS = 1000
 DEFAULT_MAX_SECONDS = 2.0
 MAX_PENDING_ROWS = 500_000
 log = logging.getLogger("mlops.serve")
+
+
+def empty_log(timed: bool) -> pl.DataFrame:
+    """The log of a window nothing was scored in (or before the first request): its own columns."""
+    partition = {EVENT_TIME: pl.Datetime("us"), PARTITION: pl.Date} if timed else {}
+    return pl.DataFrame(
+        schema={
+            **partition,
+            MODEL_VERSION: pl.String,
+            REQUEST_ID: pl.String,
+            REQUEST_ROW: pl.Int32,
+            REQUEST_TIME: pl.Datetime("us"),
+            LATENCY_SECONDS: pl.Float64,
+            ENDPOINT: pl.String,
+        }
+    )
 
 
 def landing_table(spec_name: str) -> dg.AssetKey:

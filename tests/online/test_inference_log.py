@@ -179,3 +179,27 @@ def test_online_drift_reads_the_log_and_joins_labels_by_id(logged):
     report = pl.read_delta(str(platform.home / "tables" / "churn" / "online_drift"))
     assert {"tenure_months", "plan", "monthly_spend"} <= set(report["column"])
     assert report["champion_version"].unique().to_list() == ["1"]
+
+
+def test_before_any_traffic_the_windows_are_empty_and_the_checks_pass(platform):
+    from tests.conftest import churn_spec
+
+    platform.write_spec(churn_spec(platform.data / "customers.csv", rows=600))
+    assert platform.run("churn")["success"]
+    from mlops_assets.definitions import build_resources
+    from mlops_assets.pipeline import build_spec_assets
+    from mlops_assets.specs import find_spec
+
+    result = dg.materialize(
+        build_spec_assets(find_spec("churn")),
+        selection=[dg.AssetKey(["churn", "inference_log"]), dg.AssetKey(["churn", "online_drift"])],
+        instance=platform.instance(),
+        resources=build_resources(),
+    )
+    assert result.success
+    events = {e.asset_key.path[-1]: e for e in result.get_asset_materialization_events()}
+    assert events["inference_log"].materialization.metadata["dagster/row_count"].value == 0
+    assert events["online_drift"].materialization.metadata["online_rows"].value == 0
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 3 and all(c.passed for c in checks)
+    assert {c.description for c in checks} == {"no online traffic in this window"}
