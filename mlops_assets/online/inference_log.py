@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -90,7 +91,7 @@ def prediction_columns(model: LoadedModel, scores: np.ndarray) -> list[pl.Series
 
 @dataclass
 class _Pending:
-    frame: pl.DataFrame
+    rows: Callable[[], pl.DataFrame]
     model: LoadedModel
 
 
@@ -116,20 +117,21 @@ class InferenceLogWriter:
         self._oldest: float | None = None
         self._thread = threading.Thread(target=self._run, name="mlops-inference-log", daemon=True)
 
-    def add(self, frame: pl.DataFrame, model: LoadedModel) -> None:
-        """Queue the log rows of one scored batch (returns at once)."""
-        if frame.height:
-            self._queue.put(_Pending(frame, model))
+    def add(self, rows: Callable[[], pl.DataFrame], model: LoadedModel) -> None:
+        """Queue the log rows of one scored batch, built later by this writer's thread by
+        calling `rows` (returns at once: the request path does not wait for the log)."""
+        self._queue.put(_Pending(rows, model))
 
     def _take(self, item: _Pending) -> None:
+        frame = item.rows()
         self.metrics.unseen.labels(self.metrics.spec).inc(
-            sum(item.model.encoding.unseen_categories(item.frame).values())
+            sum(item.model.encoding.unseen_categories(frame).values())
         )
         self.metrics.out_of_range.labels(self.metrics.spec).inc(
-            sum(item.model.encoding.out_of_range(item.frame).values())
+            sum(item.model.encoding.out_of_range(frame).values())
         )
-        self._pending.append(item.frame)
-        self._pending_rows += item.frame.height
+        self._pending.append(frame)
+        self._pending_rows += frame.height
         self._oldest = self._oldest or time.monotonic()
         self.metrics.log_pending.labels(self.metrics.spec).set(self._pending_rows)
 
@@ -164,6 +166,9 @@ class InferenceLogWriter:
                     self._take(item)
             except queue.Empty:
                 pass
+            except Exception:
+                self.metrics.log_flush_errors.labels(self.metrics.spec).inc()
+                log.exception("could not build the inference log rows of a scored batch")
             due = self._oldest is not None and time.monotonic() - self._oldest >= self.max_seconds
             if stopping or due or self._pending_rows >= self.max_rows:
                 self.flush()

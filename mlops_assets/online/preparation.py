@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -19,8 +20,13 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.features.build import build_features
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, event_time_expr, partition_expr
-from mlops_assets.ingest.raw_batch import protect_pii as protect_personal_data
+from mlops_assets.ingest.raw_batch import (
+    EVENT_TIME,
+    PARTITION,
+    event_time_expr,
+    partition_expr,
+    protect_pii,
+)
 from mlops_assets.online.errors import RowError
 from mlops_assets.online.request_rows import RequestRows
 from mlops_assets.online.request_schema import RequestSchema
@@ -53,9 +59,21 @@ class RowPreparer:
         self.pii_key = pii_key
         self.gate = RuleGate(self.spec)
         # Fails now, not on the first request, when hashed personal data has no key.
-        protect_personal_data(
+        protect_pii(
             pl.DataFrame(schema=dict.fromkeys(schema.columns, pl.String)), self.spec, pii_key
         )
+
+    @functools.cached_property
+    def _event_time(self) -> pl.Expr:
+        """When each row happened, as `read_raw_batch` computes it (built once)."""
+        assert self.spec.time is not None
+        raw = pl.Schema({c.name: c.dtype for c in self.schema.columns.values()})
+        return event_time_expr(self.spec.time, raw).alias(EVENT_TIME)
+
+    @functools.cached_property
+    def _partition(self) -> pl.Expr:
+        assert self.spec.time is not None
+        return partition_expr(self.spec.time).alias(PARTITION)
 
     def _time_label(self) -> str:
         time = self.spec.time
@@ -78,24 +96,33 @@ class RowPreparer:
             errors[request].append(
                 dataclasses.replace(error, row=error.row - int(offsets[request]))
             )
-        raw = raw.with_columns(
-            pl.Series(REQUEST, request_of, dtype=pl.Int32),
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias(ONLINE_ROW),
+        raw = raw.hstack(
+            [
+                pl.Series(REQUEST, request_of, dtype=pl.Int32),
+                pl.Series(ONLINE_ROW, np.arange(len(request_of)), dtype=pl.UInt32),
+            ]
         )
-        raw = protect_personal_data(raw, self.spec, self.pii_key)
         if self.spec.time is not None:
-            raw = raw.with_columns(event_time_expr(self.spec.time, raw.schema).alias(EVENT_TIME))
-            raw = raw.with_columns(partition_expr(self.spec.time).alias(PARTITION))
-            label = self._time_label()
-            shown = self.spec.time.source_columns
-            for row in raw.filter(pl.col(EVENT_TIME).is_null()).iter_rows(named=True):
-                request = row[REQUEST]
-                value = " ".join(str(row[c]) for c in shown if c in row)
-                local = row[ONLINE_ROW] - int(offsets[request])
-                errors[request].append(RowError(local, label, TIME_PARSES, value))
+            raw = raw.lazy().with_columns(self._event_time).with_columns(self._partition).collect()
+            if raw[EVENT_TIME].null_count():
+                self._timeless(raw, offsets, errors)
+        raw = protect_pii(raw, self.spec, self.pii_key)
         if errors:
             raw = raw.filter(~pl.col(REQUEST).is_in(list(errors)))
         validated = validate_requests(self.gate, raw)
         errors.update(validated.errors)
-        features = build_features(self.spec, validated.valid).frame.sort(ONLINE_ROW)
+        features = build_features(self.spec, validated.valid).frame
+        if not features[ONLINE_ROW].is_sorted():
+            features = features.sort(ONLINE_ROW)
         return PreparedBatch(features, dict(errors), heights)
+
+    def _timeless(self, raw: pl.DataFrame, offsets: np.ndarray, errors: dict) -> None:
+        """Rows whose time does not parse: refused, where the batch path counts them out."""
+        assert self.spec.time is not None
+        label = self._time_label()
+        shown = self.spec.time.source_columns
+        for row in raw.filter(pl.col(EVENT_TIME).is_null()).iter_rows(named=True):
+            request = row[REQUEST]
+            value = " ".join(str(row[c]) for c in shown if c in row)
+            local = row[ONLINE_ROW] - int(offsets[request])
+            errors[request].append(RowError(local, label, TIME_PARSES, value))

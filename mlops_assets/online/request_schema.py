@@ -18,6 +18,7 @@ Which columns a row must carry:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import dagster as dg
@@ -160,6 +161,26 @@ class RequestSchema:
     spec: DatasetSpec
     columns: dict[str, RequestColumn]
 
+    @functools.cached_property
+    def _cast_columns(self) -> list[RequestColumn]:
+        return [c for c in self.columns.values() if c.dtype != pl.String]
+
+    @functools.cached_property
+    def _broken(self) -> dict[str, pl.Expr]:
+        """Per typed column: the text a row holds does not fit the column's type."""
+        return {
+            c.name: (pl.col(c.name).is_not_null() & _typed(c.name, c.dtype).is_null())
+            for c in self._cast_columns
+        }
+
+    @functools.cached_property
+    def _casts(self) -> list[pl.Expr]:
+        """Every column cast from text, and whether any value did not fit (built once)."""
+        return [
+            *[_typed(c.name, c.dtype) for c in self.columns.values()],
+            pl.any_horizontal(*self._broken.values(), False).alias(_BROKEN),
+        ]
+
     @property
     def required(self) -> list[str]:
         return [c.name for c in self.columns.values() if c.required]
@@ -204,22 +225,11 @@ class RequestSchema:
                     [RowError(bad, column.name, "scalar_value", str(error))],
                 ) from error
         text = pl.DataFrame(texts, schema=dict.fromkeys(texts, pl.String))
-        cast = [c for c in self.columns.values() if c.dtype != pl.String]
-        broken = {
-            c.name: (pl.col(c.name).is_not_null() & _typed(c.name, c.dtype).is_null()) for c in cast
-        }
-        typed = (
-            text.lazy()
-            .select(
-                *[_typed(c.name, c.dtype) for c in self.columns.values()],
-                pl.any_horizontal(*broken.values(), False).alias(_BROKEN),
-            )
-            .collect()
-        )
+        typed = text.select(self._casts)
         errors = []
         if typed[_BROKEN].any():
-            flags = text.select(**broken)
-            for column in cast:
+            flags = text.select(**self._broken)
+            for column in self._cast_columns:
                 rule = f"dtype({_kind(column.dtype)})"
                 errors += [
                     RowError(i, column.name, rule, texts[column.name][i])

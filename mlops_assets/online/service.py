@@ -10,6 +10,7 @@ request path.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -155,8 +156,12 @@ class OnlineService:
                 self.metrics.rows.labels(self.spec.name, "scored").inc(rows.height)
                 latencies[k] = time.perf_counter() - job.arrived
             if features.height:
+                # The log rows are built by the writer's thread, after the answers are out.
                 self.writer.add(
-                    self._log_rows(features, scores, model, jobs, parsed, latencies), model
+                    functools.partial(
+                        self._log_rows, features, scores, model, jobs, parsed, latencies
+                    ),
+                    model,
                 )
         return [answer for answer in answers if answer is not None]
 

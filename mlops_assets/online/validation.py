@@ -16,11 +16,8 @@ would reject (tests/online/test_rule_gate.py holds the two equal).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import pandera.backends.polars.builtin_checks  # noqa: F401  (registers the polars check functions)
 import polars as pl
 from pandera.api.polars.types import PolarsData
@@ -31,8 +28,7 @@ from mlops_assets.validation.rules import ROW, pandera_schema, typed_rows, valid
 
 REQUEST = "_request"
 """Which request of a micro-batch a row belongs to (0, 1, ...); rows of one request are contiguous."""
-
-RuleFrame = Callable[[pl.LazyFrame], pl.LazyFrame]
+GIVEN = "_given_"
 
 
 @dataclass(frozen=True)
@@ -43,75 +39,88 @@ class ValidatedRequests:
     errors: dict[int, list[RowError]]
 
 
-def _check_frame(name: str, check, index: int) -> RuleFrame:
-    function = functools.partial(check._check_fn, **check._check_kwargs)
-    alias = f"_rule_{index}"
+class _NotCompiled(Exception):
+    """A rule the gate cannot turn into one expression (the request then gets validate_batch)."""
 
-    def frame(rows: pl.LazyFrame) -> pl.LazyFrame:
-        out = function(PolarsData(rows, name)).select(pl.all_horizontal(pl.all()).alias(alias))
-        kept = pl.col(alias) | pl.col(alias).is_null() if check.ignore_na else pl.col(alias)
-        return out.select(kept.fill_null(False))
 
-    return frame
+class _Selection:
+    """Stands in for the lazy frame a Pandera check function selects from, and keeps the
+    expression it selects (every built-in polars check is one `select` of one expression)."""
+
+    def __init__(self) -> None:
+        self.expressions: list[pl.Expr] | None = None
+
+    def select(self, *expressions: pl.Expr) -> _Selection:
+        if self.expressions is not None or not expressions:
+            raise _NotCompiled
+        self.expressions = list(expressions)
+        return self
+
+
+def check_expression(name: str, check) -> pl.Expr:
+    """Per row, does column `name` pass a Pandera check: the expression its own polars check
+    function selects, with Pandera's handling of nulls (`ignore_na`) and of several columns."""
+    if check.element_wise or check._check_fn is None:
+        raise _NotCompiled
+    selection = _Selection()
+    try:
+        out = check._check_fn(PolarsData(selection, name), **check._check_kwargs)
+    except _NotCompiled:
+        raise
+    except Exception as error:
+        raise _NotCompiled from error
+    if out is not selection or not selection.expressions:
+        raise _NotCompiled
+    passed = pl.all_horizontal(selection.expressions)
+    if check.ignore_na:
+        passed = passed | passed.is_null()
+    return passed.fill_null(False)
 
 
 class RuleGate:
-    """The spec's rules compiled into one polars query per typed schema (cached)."""
+    """The spec's rules compiled into one polars expression list per typed schema (cached)."""
 
     def __init__(self, spec: DatasetSpec):
         self.spec = spec
-        self._compiled: dict[tuple, tuple[list[pl.Expr], list[RuleFrame]] | None] = {}
+        self._compiled: dict[tuple, list[pl.Expr] | None] = {}
 
-    def _compile(self, typed: pl.Schema) -> tuple[list[pl.Expr], list[RuleFrame]] | None:
-        key = tuple(typed.items())
+    def _compile(self, typed: pl.Schema, declared: list[str]) -> list[pl.Expr] | None:
+        key = (tuple(typed.items()), tuple(declared))
         if key not in self._compiled:
             try:
-                self._compiled[key] = self._rules(typed)
-            except Exception:
+                self._compiled[key] = self._rules(typed, declared)
+            except _NotCompiled:
                 self._compiled[key] = None
         return self._compiled[key]
 
-    def _rules(self, typed: pl.Schema) -> tuple[list[pl.Expr], list[RuleFrame]] | None:
-        schema = pandera_schema(self.spec, typed, labelled=False)
-        expressions: list[pl.Expr] = []
-        frames: list[RuleFrame] = []
-        for name, column in schema.columns.items():
+    def _rules(self, typed: pl.Schema, declared: list[str]) -> list[pl.Expr]:
+        # A declared value that did not cast broke its dtype rule (as `validate_batch` finds).
+        rules = [~(pl.col(f"{GIVEN}{c}") & pl.col(c).is_null()) for c in declared]
+        for name, column in pandera_schema(self.spec, typed, labelled=False).columns.items():
             if not column.nullable:
                 present = pl.col(name).is_not_null()
                 if typed[name].is_float():
                     present = present & pl.col(name).is_not_nan()
-                expressions.append(present.fill_null(False).alias(f"_present_{name}"))
+                rules.append(present.fill_null(False))
             if column.unique:
-                unique = ~pl.col(name).is_duplicated().over(REQUEST)
-                expressions.append(unique.alias(f"_unique_{name}"))
-            for check in column.checks:
-                if check.element_wise or check._check_fn is None:
-                    return None
-                frames.append(_check_frame(name, check, len(frames)))
-        return expressions, frames
+                rules.append(~pl.col(name).is_duplicated().over(REQUEST))
+            rules += [check_expression(name, check) for check in column.checks]
+        return [rule.alias(f"_rule_{i}") for i, rule in enumerate(rules)]
 
     def row_passes(self, raw: pl.DataFrame, typed: pl.DataFrame) -> pl.Series | None:
         """Per row: does it keep every rule? None when the gate cannot tell (full validation then)."""
-        compiled = self._compile(typed.schema)
-        if compiled is None:
-            return None
-        expressions, frames = compiled
         declared = [c for c, rules in self.spec.columns.items() if rules.dtype and c in raw.columns]
-        passes = pl.Series("passes", np.ones(typed.height, dtype=bool))
-        if declared:
-            given = raw.select(pl.col(declared).is_not_null()).to_numpy()
-            lost = typed.select(pl.col(declared).is_null()).to_numpy()
-            passes = pl.Series("passes", ~(given & lost).any(axis=1))
-        rows = typed.lazy()
-        parts = [rows.select(expressions)] if expressions else []
-        try:
-            parts += [frame(rows) for frame in frames]
-            if parts:
-                checked = pl.concat(parts, how="horizontal").select(pl.all_horizontal(pl.all()))
-                passes = passes & checked.collect().to_series()
-        except Exception:
+        rules = self._compile(typed.schema, declared)
+        if rules is None:
             return None
-        return passes
+        if not rules:
+            return pl.Series("passes", [True] * typed.height)
+        given = raw.select(pl.col(declared).is_not_null().name.prefix(GIVEN)) if declared else None
+        rows = typed.hstack(given.get_columns()) if given is not None else typed
+        try:
+            return rows.select(pl.all_horizontal(rules).alias("passes")).to_series()
+        except pl.exceptions.PolarsError:
+            return None
 
 
 def row_errors(spec: DatasetSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, list[RowError]]:
