@@ -26,6 +26,8 @@ TIME_PART_EXPRS = {
     "day_of_year": pl.col(EVENT_TIME).dt.ordinal_day(),
 }
 INTERNAL_COLUMNS = (EVENT_TIME, PARTITION)
+INDEXED_JOIN_ROWS = 1000
+"""Up to this many rows, lookup joins look keys up in a dictionary instead of hashing the table."""
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,56 @@ def excluded_columns(spec: DatasetSpec) -> dict[str, str]:
     return reasons
 
 
-def lookup_side(join: JoinSpec, key_types: dict[str, pl.DataType]) -> pl.DataFrame:
+@dataclass(frozen=True)
+class LookupTable:
     """A lookup table as it is joined: its keys typed like the rows' keys, one row per key
-    (the first in key order), columns prefixed. Prepared once per process and source content,
-    so scoring single rows online does not sort the table again for every request."""
+    (the first in key order), its columns prefixed."""
+
+    keys: list[str]
+    frame: pl.DataFrame
+
+    @functools.cached_property
+    def _columns(self) -> pl.DataFrame:
+        return self.frame.drop(self.keys)
+
+    @functools.cached_property
+    def _row_of(self) -> dict[tuple, int]:
+        return {
+            key: row
+            for row, key in enumerate(self.frame.select(self.keys).iter_rows())
+            if None not in key
+        }
+
+    @functools.cached_property
+    def _exact_keys(self) -> bool:
+        """Keys that compare in Python as in a polars join (no floats, no times)."""
+        schema = self.frame.schema
+        return all(
+            schema[k].is_integer() or schema[k] in (pl.String, pl.Boolean, pl.Date)
+            for k in self.keys
+        )
+
+    def _indexable(self, frame: pl.DataFrame) -> bool:
+        return self._exact_keys and not set(self._columns.columns) & set(frame.columns)
+
+    def joined_to(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` with the table's columns: a left join on the keys (null keys match nothing).
+
+        A few rows (online requests) are looked up in a dictionary of the table's keys,
+        built once: a hash join would hash the whole table again for every request. The
+        two agree row for row (tests/unit/test_lookup_join.py).
+        """
+        if frame.height > INDEXED_JOIN_ROWS or not self._indexable(frame):
+            return frame.join(self.frame, on=self.keys, how="left", coalesce=True)
+        found = [self._row_of.get(key) for key in frame.select(self.keys).iter_rows()]
+        rows = pl.Series(found, dtype=pl.UInt32)
+        return frame.hstack(self._columns.select(pl.all().gather(rows)).get_columns())
+
+
+def lookup_side(join: JoinSpec, key_types: dict[str, pl.DataType]) -> LookupTable:
+    """The lookup table of `join` for rows whose keys have `key_types`. Prepared once per
+    process and source content, so scoring single rows online does not sort it again for
+    every request."""
     missing = [k for k in join.keys if k not in key_types]
     if missing:
         raise ValueError(f"{join.source.uri}: join `{join.name}` key column(s) {missing} not found")
@@ -73,7 +121,7 @@ def lookup_side(join: JoinSpec, key_types: dict[str, pl.DataType]) -> pl.DataFra
 @functools.lru_cache(maxsize=32)
 def _lookup_side(
     join_json: str, fingerprint: str, key_types: tuple[tuple[str, pl.DataType], ...]
-) -> pl.DataFrame:
+) -> LookupTable:
     join = JoinSpec.model_validate_json(join_json)
     table = read_lookup_table(join.source)
     missing = [c for c in join.keys if c not in table.columns]
@@ -83,7 +131,7 @@ def _lookup_side(
     absent = [c for c in wanted if c not in table.columns]
     if absent:
         raise ValueError(f"{join.source.uri}: join `{join.name}` column(s) {absent} not found")
-    return (
+    frame = (
         table.select(
             [pl.col(k).cast(dtype, strict=False) for k, dtype in key_types]
             + [pl.col(c).alias(f"{join.prefix}{c}") for c in wanted]
@@ -91,18 +139,19 @@ def _lookup_side(
         .sort(join.keys, nulls_last=True)
         .unique(subset=join.keys, keep="first", maintain_order=True)
     )
+    return LookupTable(list(join.keys), frame)
 
 
 def _join(frame: pl.DataFrame, spec: DatasetSpec, lineage: dict[str, str]) -> pl.DataFrame:
     for join in spec.joins:
         schema = frame.schema
         key_types = {k: schema[k] for k in join.keys if k in schema}
-        right = lookup_side(join, key_types)
-        for c in right.columns[len(join.keys) :]:
+        table = lookup_side(join, key_types)
+        for c in table.frame.columns[len(join.keys) :]:
             lineage[c] = (
                 f"join `{join.name}` on {', '.join(join.keys)}: {c.removeprefix(join.prefix)}"
             )
-        frame = frame.join(right, on=join.keys, how="left", coalesce=True)
+        frame = table.joined_to(frame)
     return frame
 
 

@@ -166,20 +166,18 @@ class RequestSchema:
         return [c for c in self.columns.values() if c.dtype != pl.String]
 
     @functools.cached_property
-    def _broken(self) -> dict[str, pl.Expr]:
-        """Per typed column: the text a row holds does not fit the column's type."""
-        return {
-            c.name: (pl.col(c.name).is_not_null() & _typed(c.name, c.dtype).is_null())
-            for c in self._cast_columns
-        }
+    def _built_casts(self) -> dict[tuple[str, ...], list[pl.Expr]]:
+        return {}
 
-    @functools.cached_property
-    def _casts(self) -> list[pl.Expr]:
-        """Every column cast from text, and whether any value did not fit (built once)."""
-        return [
-            *[_typed(c.name, c.dtype) for c in self.columns.values()],
-            pl.any_horizontal(*self._broken.values(), False).alias(_BROKEN),
-        ]
+    def _casts(self, columns: tuple[RequestColumn, ...]) -> list[pl.Expr]:
+        """`columns` cast from text, and whether any value did not fit (built once per set)."""
+        key = tuple(c.name for c in columns)
+        if key not in self._built_casts:
+            self._built_casts[key] = [
+                *[_typed(c.name, c.dtype) for c in columns],
+                pl.any_horizontal(*[_broken(c) for c in columns], False).alias(_BROKEN),
+            ]
+        return self._built_casts[key]
 
     @property
     def required(self) -> list[str]:
@@ -211,10 +209,20 @@ class RequestSchema:
 
     def raw_batch(self, values: dict[str, list]) -> tuple[pl.DataFrame, list[RowError]]:
         """The raw batch of the rows in `values` (every column, as `filled` gives them), and
-        every value that does not fit its column's type (rows numbered from 0)."""
-        texts = {}
+        every value that does not fit its column's type (rows numbered from 0).
+
+        A typed column whose values are all JSON values of its type (ints for an integer
+        column) is built from them directly; any other goes through the text a file would
+        hold, and is cast from it.
+        """
+        native: dict[str, pl.Series] = {}
+        texts: dict[str, list] = {}
         for column in self.columns.values():
             given = values[column.name]
+            series = _native(column, given)
+            if series is not None:
+                native[column.name] = series
+                continue
             try:
                 texts[column.name] = [_text(v) for v in given]
             except TypeError as error:
@@ -225,17 +233,49 @@ class RequestSchema:
                     [RowError(bad, column.name, "scalar_value", str(error))],
                 ) from error
         text = pl.DataFrame(texts, schema=dict.fromkeys(texts, pl.String))
-        typed = text.select(self._casts)
+        cast = tuple(c for c in self._cast_columns if c.name in texts)
+        typed = text.select(self._casts(cast)) if cast else text
         errors = []
-        if typed[_BROKEN].any():
-            flags = text.select(**self._broken)
-            for column in self._cast_columns:
+        if cast and typed[_BROKEN].any():
+            flags = text.select(**{c.name: _broken(c) for c in cast})
+            for column in cast:
                 rule = f"dtype({_kind(column.dtype)})"
                 errors += [
                     RowError(i, column.name, rule, texts[column.name][i])
                     for i in flags[column.name].arg_true().to_list()
                 ]
-        return pl.DataFrame([typed.get_column(name) for name in self.columns]), errors
+        casted = {c.name for c in cast}
+        frame = pl.DataFrame(
+            [
+                native[name] if name in native else (typed if name in casted else text)[name]
+                for name in self.columns
+            ]
+        )
+        return frame, errors
+
+
+def _native(column: RequestColumn, values: list) -> pl.Series | None:
+    """The column straight from JSON values already of its type, else None."""
+    dtype = column.dtype
+    if dtype.is_integer():
+        fits = all(v is None or type(v) is int for v in values)
+    elif dtype.is_float():
+        fits = all(v is None or type(v) in (int, float) for v in values)
+    elif dtype == pl.Boolean:
+        fits = all(v is None or type(v) is bool for v in values)
+    else:
+        return None
+    if not fits:
+        return None
+    try:
+        return pl.Series(column.name, values, dtype=dtype)
+    except (OverflowError, TypeError, pl.exceptions.PolarsError):
+        return None
+
+
+def _broken(column: RequestColumn) -> pl.Expr:
+    """The text a row holds for a typed column does not fit the column's type."""
+    return pl.col(column.name).is_not_null() & _typed(column.name, column.dtype).is_null()
 
 
 def _is_scalar(value: object) -> bool:

@@ -118,7 +118,9 @@ class RuleGate:
         given = raw.select(pl.col(declared).is_not_null().name.prefix(GIVEN)) if declared else None
         rows = typed.hstack(given.get_columns()) if given is not None else typed
         try:
-            return rows.select(pl.all_horizontal(rules).alias("passes")).to_series()
+            # One projection of simple expressions: the query optimizer has nothing to gain.
+            checked = rows.lazy().select(pl.all_horizontal(rules).alias("passes"))
+            return checked.collect(optimizations=pl.QueryOptFlags.none()).to_series()
         except pl.exceptions.PolarsError:
             return None
 
