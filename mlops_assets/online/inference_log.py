@@ -18,7 +18,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
@@ -89,14 +88,52 @@ def prediction_columns(model: LoadedModel, scores: np.ndarray) -> list[pl.Series
     return columns
 
 
-@dataclass
-class _Pending:
-    rows: Callable[[], pl.DataFrame]
+@dataclass(frozen=True)
+class ScoredRows:
+    """One scored batch as the service hands it over: the feature rows, their scores and the
+    model, and per row its request (id, position, arrival, latency, endpoint)."""
+
+    features: pl.DataFrame
+    scores: np.ndarray
     model: LoadedModel
+    request_id: np.ndarray
+    request_row: np.ndarray
+    request_time: np.ndarray
+    latency_seconds: np.ndarray
+    endpoint: np.ndarray
+
+    @property
+    def height(self) -> int:
+        return self.features.height
+
+
+def log_rows(batches: list[ScoredRows], drop: list[str]) -> pl.DataFrame:
+    """The log rows of scored batches of one model: one frame, columns named as documented
+    above; `drop` names the service's own bookkeeping columns."""
+    model = batches[0].model
+    features = pl.concat([b.features for b in batches]).drop(drop, strict=False)
+    scores = np.concatenate([b.scores for b in batches])
+
+    def joined(field: str) -> np.ndarray:
+        return np.concatenate([getattr(b, field) for b in batches])
+
+    return features.with_columns(
+        *prediction_columns(model, scores),
+        pl.lit(model.version).alias(MODEL_VERSION),
+        pl.Series(REQUEST_ID, joined(REQUEST_ID), dtype=pl.String),
+        pl.Series(REQUEST_ROW, joined(REQUEST_ROW), dtype=pl.Int32),
+        pl.Series(REQUEST_TIME, joined(REQUEST_TIME), dtype=pl.Datetime("us")),
+        pl.Series(LATENCY_SECONDS, joined(LATENCY_SECONDS), dtype=pl.Float64),
+        pl.Series(ENDPOINT, joined(ENDPOINT), dtype=pl.String),
+    )
 
 
 class InferenceLogWriter:
-    """Appends log rows to the landing table from a thread of its own."""
+    """Appends log rows to the landing table from a thread of its own.
+
+    The request path only queues each scored batch; the rows are built, counted (unseen
+    categories, out-of-range values) and appended here, many batches at a time.
+    """
 
     def __init__(
         self,
@@ -105,53 +142,64 @@ class InferenceLogWriter:
         metrics: ServingMetrics,
         max_rows: int = DEFAULT_MAX_ROWS,
         max_seconds: float = DEFAULT_MAX_SECONDS,
+        drop: tuple[str, ...] = (),
     ):
         self.delta = delta
         self.table = table
         self.metrics = metrics
         self.max_rows = max_rows
         self.max_seconds = max_seconds
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._pending: list[pl.DataFrame] = []
+        self.drop = list(drop)
+        self._queue: queue.SimpleQueue[ScoredRows | None] = queue.SimpleQueue()
+        self._waiting: list[ScoredRows] = []
+        self._built: list[pl.DataFrame] = []
         self._pending_rows = 0
         self._oldest: float | None = None
         self._thread = threading.Thread(target=self._run, name="mlops-inference-log", daemon=True)
 
-    def add(self, rows: Callable[[], pl.DataFrame], model: LoadedModel) -> None:
-        """Queue the log rows of one scored batch, built later by this writer's thread by
-        calling `rows` (returns at once: the request path does not wait for the log)."""
-        self._queue.put(_Pending(rows, model))
+    def add(self, batch: ScoredRows) -> None:
+        """Queue one scored batch (returns at once: the request path does not wait for the log)."""
+        self._queue.put(batch)
 
-    def _take(self, item: _Pending) -> None:
-        frame = item.rows()
-        self.metrics.unseen.labels(self.metrics.spec).inc(
-            sum(item.model.encoding.unseen_categories(frame).values())
-        )
-        self.metrics.out_of_range.labels(self.metrics.spec).inc(
-            sum(item.model.encoding.out_of_range(frame).values())
-        )
-        self._pending.append(frame)
-        self._pending_rows += frame.height
+    def _take(self, batch: ScoredRows) -> None:
+        self._waiting.append(batch)
+        self._pending_rows += batch.height
         self._oldest = self._oldest or time.monotonic()
         self.metrics.log_pending.labels(self.metrics.spec).set(self._pending_rows)
 
+    def _build(self) -> None:
+        """Turn the waiting batches into log rows, one frame per model, and count their values
+        the serving model never saw or saw only inside a range."""
+        by_model: dict[int, list[ScoredRows]] = {}
+        for batch in self._waiting:
+            by_model.setdefault(id(batch.model), []).append(batch)
+        self._waiting = []
+        spec = self.metrics.spec
+        for batches in by_model.values():
+            frame = log_rows(batches, self.drop)
+            encoding = batches[0].model.encoding
+            self.metrics.unseen.labels(spec).inc(sum(encoding.unseen_categories(frame).values()))
+            self.metrics.out_of_range.labels(spec).inc(sum(encoding.out_of_range(frame).values()))
+            self._built.append(frame)
+
     def flush(self) -> None:
         """Append everything waiting; on failure keep it for the next flush (up to a bound)."""
-        if not self._pending:
+        if not self._waiting and not self._built:
             return
         try:
-            frame = pl.concat(self._pending, how="diagonal_relaxed")
+            self._build()
+            frame = pl.concat(self._built, how="diagonal_relaxed")
             self.delta.append(self.table, frame)
         except Exception:
             self.metrics.log_flush_errors.labels(self.metrics.spec).inc()
             log.exception("could not append %d rows to the inference log", self._pending_rows)
-            while self._pending_rows > MAX_PENDING_ROWS and self._pending:
-                dropped = self._pending.pop(0)
+            while self._pending_rows > MAX_PENDING_ROWS and self._built:
+                dropped = self._built.pop(0)
                 self._pending_rows -= dropped.height
                 self.metrics.log_rows.labels(self.metrics.spec, "dropped").inc(dropped.height)
             return
         self.metrics.log_rows.labels(self.metrics.spec, "written").inc(frame.height)
-        self._pending, self._pending_rows, self._oldest = [], 0, None
+        self._built, self._pending_rows, self._oldest = [], 0, None
         self.metrics.log_pending.labels(self.metrics.spec).set(0)
 
     def _run(self) -> None:
@@ -166,9 +214,6 @@ class InferenceLogWriter:
                     self._take(item)
             except queue.Empty:
                 pass
-            except Exception:
-                self.metrics.log_flush_errors.labels(self.metrics.spec).inc()
-                log.exception("could not build the inference log rows of a scored batch")
             due = self._oldest is not None and time.monotonic() - self._oldest >= self.max_seconds
             if stopping or due or self._pending_rows >= self.max_rows:
                 self.flush()

@@ -25,9 +25,10 @@ from mlops_assets.online.inference_log import (
 )
 from mlops_assets.online.metrics import ServingMetrics
 from mlops_assets.online.model_holder import DEFAULT_POLL_SECONDS, ModelHolder
-from mlops_assets.online.preparation import RowPreparer
+from mlops_assets.online.preparation import ONLINE_ROW, RowPreparer
 from mlops_assets.online.request_schema import batch_raw_schema, request_schema
 from mlops_assets.online.service import OnlineService
+from mlops_assets.online.validation import REQUEST
 from mlops_assets.specs.model import DatasetSpec
 from resources.delta_store import delta_store_from_environment
 from resources.mlflow_tracking import MlflowTracking, default_tracking_uri
@@ -53,7 +54,14 @@ def build_service(
         schema,
         RowPreparer(schema, pii_key),
         ModelHolder(client, spec.model_name, metrics, poll_seconds),
-        InferenceLogWriter(delta, landing_table(spec.name), metrics, log_max_rows, log_max_seconds),
+        InferenceLogWriter(
+            delta,
+            landing_table(spec.name),
+            metrics,
+            log_max_rows,
+            log_max_seconds,
+            drop=(REQUEST, ONLINE_ROW),
+        ),
         metrics,
     )
 

@@ -10,7 +10,6 @@ request path.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -21,16 +20,7 @@ import polars as pl
 from mlops_assets.online.answers import infer_answer, predict_answer, requested_outputs
 from mlops_assets.online.batcher import MicroBatcher
 from mlops_assets.online.errors import RequestError, invalid_rows
-from mlops_assets.online.inference_log import (
-    ENDPOINT,
-    LATENCY_SECONDS,
-    MODEL_VERSION,
-    REQUEST_ID,
-    REQUEST_ROW,
-    REQUEST_TIME,
-    InferenceLogWriter,
-    prediction_columns,
-)
+from mlops_assets.online.inference_log import InferenceLogWriter, ScoredRows
 from mlops_assets.online.loaded_model import LoadedModel
 from mlops_assets.online.metrics import ServingMetrics
 from mlops_assets.online.model_holder import ModelHolder
@@ -156,16 +146,10 @@ class OnlineService:
                 self.metrics.rows.labels(self.spec.name, "scored").inc(rows.height)
                 latencies[k] = time.perf_counter() - job.arrived
             if features.height:
-                # The log rows are built by the writer's thread, after the answers are out.
-                self.writer.add(
-                    functools.partial(
-                        self._log_rows, features, scores, model, jobs, parsed, latencies
-                    ),
-                    model,
-                )
+                self.writer.add(self._scored_rows(features, scores, model, jobs, parsed, latencies))
         return [answer for answer in answers if answer is not None]
 
-    def _log_rows(
+    def _scored_rows(
         self,
         features: pl.DataFrame,
         scores: np.ndarray,
@@ -173,23 +157,22 @@ class OnlineService:
         jobs: list[Job],
         parsed: list[tuple[int, RequestRows]],
         latencies: dict[int, float],
-    ) -> pl.DataFrame:
-        """The inference log rows of one scored batch (see `inference_log`)."""
+    ) -> ScoredRows:
+        """What the inference log needs of one scored batch: per row, its request."""
         requests = features[REQUEST].to_numpy()
         count = len(parsed)
         offsets = np.cumsum([0, *[rows.height for _, rows in parsed]])[:count]
         ids = np.array([rows.request_id or jobs[i].request_id for i, rows in parsed], dtype=object)
-        arrivals = [jobs[i].at for i, _ in parsed]
+        arrivals = np.array([jobs[i].at for i, _ in parsed], dtype="datetime64[us]")
         endpoints = np.array([jobs[i].endpoint for i, _ in parsed], dtype=object)
         latency = np.array([latencies.get(k, np.nan) for k in range(count)])
-        return features.with_columns(
-            *prediction_columns(model, scores),
-            pl.lit(model.version).alias(MODEL_VERSION),
-            pl.Series(REQUEST_ID, ids[requests], dtype=pl.String),
-            pl.Series(
-                REQUEST_ROW, features[ONLINE_ROW].to_numpy() - offsets[requests], dtype=pl.Int32
-            ),
-            pl.Series(REQUEST_TIME, [arrivals[r] for r in requests], dtype=pl.Datetime("us")),
-            pl.Series(LATENCY_SECONDS, latency[requests], dtype=pl.Float64),
-            pl.Series(ENDPOINT, endpoints[requests], dtype=pl.String),
-        ).drop(REQUEST, ONLINE_ROW)
+        return ScoredRows(
+            features,
+            scores,
+            model,
+            ids[requests],
+            features[ONLINE_ROW].to_numpy() - offsets[requests],
+            arrivals[requests],
+            latency[requests],
+            endpoints[requests],
+        )
