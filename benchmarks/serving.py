@@ -3,8 +3,8 @@
 A fresh temporary `DAGSTER_HOME` gets the flights slice spec of the tests
 (`tests/conftest.py::flights_slice_spec`: 2013-01-01 to 2013-01-21, lookup joins
 of weather and planes) and the pipeline materializes it (`run_spec`), so
-`flights_slice_model` version 1 is the champion. Then, one server at a time,
-each on 127.0.0.1 with `OMP_WAIT_POLICY=PASSIVE`:
+`flights_slice_model` version 1 is the champion. Then two servers,
+both on 127.0.0.1 with `OMP_WAIT_POLICY=PASSIVE`:
 
 * `mlops serve --spec flights_slice`: one process; it takes the rows as the
   source holds them, validates them by the spec's rules, builds their features
@@ -17,7 +17,9 @@ each on 127.0.0.1 with `OMP_WAIT_POLICY=PASSIVE`:
 The load is closed-loop: for each concurrency (1, 8, 32) and request size (1
 row, 100 rows), a fixed number of requests is spread over that many keep-alive
 connections, each sending its next request when the previous answer is read.
-50 requests warm each server up first and are not counted. Latency is from
+Both servers run side by side and take turns at each level (which goes first
+alternates), so a change in the shared machine's load falls on both; 50
+requests warm each server up first and are not counted. Latency is from
 sending a request to reading its whole answer; throughput is the requests (and
 rows) answered divided by the wall time of the level. Every answer must be a
 200. The client runs in this process, on the same 2 cores as the server.
@@ -218,18 +220,25 @@ async def _level(server: Server, payload: Payloads, size: int, concurrency: int,
     return time.perf_counter() - began, latencies, statuses
 
 
-def measure(server: Server, payload: Payloads, requests: dict[int, int]) -> list[dict]:
-    asyncio.run(_level(server, payload, 1, 1, WARM_UP))
+def measure(servers: list[Server], payload: Payloads, requests: dict[int, int]) -> list[dict]:
+    """Every level on every server. The servers run side by side and take turns at each level
+    (the first of one level goes last at the next), so a change in the machine's load between
+    levels falls on both."""
+    for server in servers:
+        asyncio.run(_level(server, payload, 1, 1, WARM_UP))
     results = []
+    turn = 0
     for size in SIZES:
         for concurrency in CONCURRENCY:
-            wall, latencies, statuses = asyncio.run(
-                _level(server, payload, size, concurrency, requests[size])
-            )
-            errors = sum(s != 200 for s in statuses)
-            ms = np.asarray(latencies) * 1000
-            results.append(
-                {
+            order = servers if turn % 2 == 0 else servers[::-1]
+            turn += 1
+            for server in order:
+                wall, latencies, statuses = asyncio.run(
+                    _level(server, payload, size, concurrency, requests[size])
+                )
+                errors = sum(s != 200 for s in statuses)
+                ms = np.asarray(latencies) * 1000
+                row = {
                     "server": server.name,
                     "rows": size,
                     "concurrency": concurrency,
@@ -240,20 +249,21 @@ def measure(server: Server, payload: Payloads, requests: dict[int, int]) -> list
                     "p50": float(np.quantile(ms, 0.5)),
                     "p95": float(np.quantile(ms, 0.95)),
                     "p99": float(np.quantile(ms, 0.99)),
+                    "load_average_1m": os.getloadavg()[0],
                 }
-            )
-            row = results[-1]
-            progress(
-                f"{server.name}: {size} row(s) x {concurrency}: {row['requests_per_second']:.0f} req/s, "
-                f"p50 {row['p50']:.1f} ms, p99 {row['p99']:.1f} ms, {errors} errors"
-            )
+                results.append(row)
+                progress(
+                    f"{server.name}: {size} row(s) x {concurrency}: "
+                    f"{row['requests_per_second']:.0f} req/s, p50 {row['p50']:.1f} ms, "
+                    f"p99 {row['p99']:.1f} ms, {errors} errors, load {row['load_average_1m']:.2f}"
+                )
     return results
 
 
 def render(results: list[dict], loads: dict[str, str]) -> str:
     lines = [
-        "| rows/request | concurrency | server | requests/s | rows/s | p50 ms | p95 ms | p99 ms | errors |",
-        "|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| rows/request | concurrency | server | requests/s | rows/s | p50 ms | p95 ms | p99 ms | errors | load (1 min) |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in SIZES:
         for concurrency in CONCURRENCY:
@@ -262,7 +272,7 @@ def render(results: list[dict], loads: dict[str, str]) -> str:
                     lines.append(
                         f"| {size} | {concurrency} | {row['server']} | {row['requests_per_second']:,.0f} | "
                         f"{row['rows_per_second']:,.0f} | {row['p50']:.1f} | {row['p95']:.1f} | "
-                        f"{row['p99']:.1f} | {row['errors']} |"
+                        f"{row['p99']:.1f} | {row['errors']} | {row['load_average_1m']:.1f} |"
                     )
     lines.append("")
     lines.append(
@@ -311,15 +321,16 @@ def main(argv: list[str] | None = None) -> int:
             ),
         ]
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
-        results, loads = [], {"before": load_averages()}
-        for server in servers:
-            progress(f"starting {server.name}")
-            server.start(env, folder / f"{server.name.split()[0]}.log")
-            try:
-                results += measure(server, payload, {1: args.requests, 100: args.batch_requests})
-            finally:
+        loads = {"before": load_averages()}
+        try:
+            for server in servers:
+                progress(f"starting {server.name}")
+                server.start(env, folder / f"{server.name.split()[0]}.log")
+            results = measure(servers, payload, {1: args.requests, 100: args.batch_requests})
+        finally:
+            for server in servers:
                 server.stop()
-            loads[f"after {server.name}"] = load_averages()
+        loads["after"] = load_averages()
         if args.json:
             args.json.write_text(json.dumps({"results": results, "load_averages": loads}, indent=1))
         print(render(results, loads))

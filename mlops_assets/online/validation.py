@@ -28,7 +28,6 @@ from mlops_assets.validation.rules import ROW, pandera_schema, typed_rows, valid
 
 REQUEST = "_request"
 """Which request of a micro-batch a row belongs to (0, 1, ...); rows of one request are contiguous."""
-GIVEN = "_given_"
 
 
 @dataclass(frozen=True)
@@ -77,14 +76,25 @@ def check_expression(name: str, check) -> pl.Expr:
     return passed.fill_null(False)
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """The rules of one typed schema. Type and nullability rules are per column and are first
+    screened on null counts (a column without an extra null cannot break them); only the
+    columns that fail the screen are checked row by row, with the checks and uniqueness."""
+
+    declared: list[str]
+    required: list[tuple[str, bool]]
+    per_row: list[pl.Expr]
+
+
 class RuleGate:
-    """The spec's rules compiled into one polars expression list per typed schema (cached)."""
+    """The spec's rules compiled once per typed schema into polars expressions."""
 
     def __init__(self, spec: DatasetSpec):
         self.spec = spec
-        self._compiled: dict[tuple, list[pl.Expr] | None] = {}
+        self._compiled: dict[tuple, _Rules | None] = {}
 
-    def _compile(self, typed: pl.Schema, declared: list[str]) -> list[pl.Expr] | None:
+    def _compile(self, typed: pl.Schema, declared: list[str]) -> _Rules | None:
         key = (tuple(typed.items()), tuple(declared))
         if key not in self._compiled:
             try:
@@ -93,19 +103,16 @@ class RuleGate:
                 self._compiled[key] = None
         return self._compiled[key]
 
-    def _rules(self, typed: pl.Schema, declared: list[str]) -> list[pl.Expr]:
-        # A declared value that did not cast broke its dtype rule (as `validate_batch` finds).
-        rules = [~(pl.col(f"{GIVEN}{c}") & pl.col(c).is_null()) for c in declared]
+    def _rules(self, typed: pl.Schema, declared: list[str]) -> _Rules:
+        required, per_row = [], []
         for name, column in pandera_schema(self.spec, typed, labelled=False).columns.items():
             if not column.nullable:
-                present = pl.col(name).is_not_null()
-                if typed[name].is_float():
-                    present = present & pl.col(name).is_not_nan()
-                rules.append(present.fill_null(False))
+                required.append((name, typed[name].is_float()))
             if column.unique:
-                rules.append(~pl.col(name).is_duplicated().over(REQUEST))
-            rules += [check_expression(name, check) for check in column.checks]
-        return [rule.alias(f"_rule_{i}") for i, rule in enumerate(rules)]
+                per_row.append(~pl.col(name).is_duplicated().over(REQUEST))
+            per_row += [check_expression(name, check) for check in column.checks]
+        named = [rule.fill_null(False).alias(f"_rule_{i}") for i, rule in enumerate(per_row)]
+        return _Rules(declared, required, named)
 
     def row_passes(self, raw: pl.DataFrame, typed: pl.DataFrame) -> pl.Series | None:
         """Per row: does it keep every rule? None when the gate cannot tell (full validation then)."""
@@ -113,13 +120,24 @@ class RuleGate:
         rules = self._compile(typed.schema, declared)
         if rules is None:
             return None
-        if not rules:
+        per_row = list(rules.per_row)
+        # A declared value that did not cast broke its dtype rule (as `validate_batch` finds);
+        # casting keeps every null, so a column with no more nulls than its text has none.
+        lost = [c for c in declared if typed[c].null_count() > raw[c].null_count()]
+        per_row += [
+            (~(raw[c].is_not_null() & pl.col(c).is_null())).alias(f"_cast_{c}") for c in lost
+        ]
+        for name, is_float in rules.required:
+            column = typed[name]
+            if column.null_count() or (is_float and column.is_nan().any()):
+                present = pl.col(name).is_not_null()
+                present = present & pl.col(name).is_not_nan() if is_float else present
+                per_row.append(present.fill_null(False).alias(f"_present_{name}"))
+        if not per_row:
             return pl.Series("passes", [True] * typed.height)
-        given = raw.select(pl.col(declared).is_not_null().name.prefix(GIVEN)) if declared else None
-        rows = typed.hstack(given.get_columns()) if given is not None else typed
         try:
             # One projection of simple expressions: the query optimizer has nothing to gain.
-            checked = rows.lazy().select(pl.all_horizontal(rules).alias("passes"))
+            checked = typed.lazy().select(pl.all_horizontal(per_row).alias("passes"))
             return checked.collect(optimizations=pl.QueryOptFlags.none()).to_series()
         except pl.exceptions.PolarsError:
             return None
