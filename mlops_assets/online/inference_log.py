@@ -6,9 +6,9 @@ candidate feature; personal data dropped or hashed before any of it), plus what
 the model said (`prediction` as in the `predictions` asset, and `predicted_label`
 for binary models or `score_<class>` for multiclass ones), the model version and
 the request: its id, the row's position in it, when it arrived, how long its
-answer took and the endpoint. Rows are appended off the request path, whenever
-`max_rows` are waiting or the oldest has waited `max_seconds`, and once more on
-shutdown. The `inference_log` asset materializes the landing table window by
+answer took and the endpoint. Rows are appended off the request path, as one
+Delta commit whenever the oldest has waited `max_seconds` or `max_rows` wait, and
+once more on shutdown. The `inference_log` asset materializes the landing table window by
 window (docs/serving.md).
 """
 
@@ -47,7 +47,7 @@ LOG_COLUMNS = {
     LATENCY_SECONDS: "Time from the request's arrival to its answer",
     ENDPOINT: "predict or infer (Open Inference Protocol)",
 }
-DEFAULT_MAX_ROWS = 1000
+DEFAULT_MAX_ROWS = 50_000
 DEFAULT_MAX_SECONDS = 2.0
 MAX_PENDING_ROWS = 500_000
 log = logging.getLogger("mlops.serve")

@@ -62,15 +62,10 @@ def predict_rows(body: bytes, schema: RequestSchema) -> RequestRows:
             raise RequestError(
                 400, "each row must be a JSON object", [RowError(index, "", "row_is_object")]
             )
-        errors += [RowError(index, c, COLUMN_KNOWN) for c in sorted(row.keys() - known)]
-        errors += [RowError(index, c, COLUMN_PRESENT) for c in sorted(required - row.keys())]
-        nested = [c for c, v in row.items() if isinstance(v, dict | list)]
-        if nested:
-            raise RequestError(
-                400,
-                "a value must be a JSON string, number, boolean or null",
-                [RowError(index, c, "scalar_value") for c in nested],
-            )
+        keys = row.keys()
+        if keys - known or required - keys:
+            errors += [RowError(index, c, COLUMN_KNOWN) for c in sorted(keys - known)]
+            errors += [RowError(index, c, COLUMN_PRESENT) for c in sorted(required - keys)]
     if errors:
         raise invalid_rows(errors)
     values = {name: [row.get(name) for row in rows] for name in known}

@@ -26,7 +26,7 @@ import polars as pl
 
 from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, protect_pii
 from mlops_assets.ingest.sources import scan_source
-from mlops_assets.online.errors import RequestError, RowError
+from mlops_assets.online.errors import RowError
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.validation.rules import target_source_columns
 from resources.delta_store import DeltaStore
@@ -64,6 +64,7 @@ _V2_TYPES = {
 }
 _TRUE, _FALSE = ["true", "1"], ["false", "0"]
 _BROKEN = "_value_does_not_fit"
+SCALAR_VALUE = "scalar_value"
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ class RequestSchema:
         """
         native: dict[str, pl.Series] = {}
         texts: dict[str, list] = {}
+        errors: list[RowError] = []
         for column in self.columns.values():
             given = values[column.name]
             series = _native(column, given)
@@ -225,17 +227,17 @@ class RequestSchema:
                 continue
             try:
                 texts[column.name] = [_text(v) for v in given]
-            except TypeError as error:
-                bad = next(i for i, v in enumerate(given) if not _is_scalar(v))
-                raise RequestError(
-                    400,
-                    "a value must be a JSON string, number, boolean or null",
-                    [RowError(bad, column.name, "scalar_value", str(error))],
-                ) from error
+            except TypeError:
+                # A list or an object where a column has one value: that row breaks the rule.
+                texts[column.name] = [_text(v) if _is_scalar(v) else None for v in given]
+                errors += [
+                    RowError(i, column.name, SCALAR_VALUE, type(v).__name__)
+                    for i, v in enumerate(given)
+                    if not _is_scalar(v)
+                ]
         text = pl.DataFrame(texts, schema=dict.fromkeys(texts, pl.String))
         cast = tuple(c for c in self._cast_columns if c.name in texts)
         typed = text.select(self._casts(cast)) if cast else text
-        errors = []
         if cast and typed[_BROKEN].any():
             flags = text.select(**{c.name: _broken(c) for c in cast})
             for column in cast:

@@ -154,11 +154,12 @@ def test_a_body_that_is_not_rows_is_a_400(served, body, message):
     assert message in answer["error"]
 
 
-def test_a_value_that_is_not_a_json_scalar_is_a_400_naming_row_and_column(served, rows):
+def test_a_value_that_is_not_a_json_scalar_is_refused_naming_row_and_column(served, rows):
     status, answer = served.post("/predict", {"rows": [rows[0], rows[1] | {"plan": {"a": 1}}]})
-    assert status == 400
-    assert "JSON string, number, boolean or null" in answer["error"]
-    assert [(e["row"], e["column"]) for e in answer["errors"]] == [(1, "plan")]
+    assert status == 422
+    assert [(e["row"], e["column"], e["rule"], e["value"]) for e in answer["errors"]] == [
+        (1, "plan", "scalar_value", "dict")
+    ]
 
 
 def test_health_and_server_metadata(served):
