@@ -106,7 +106,8 @@ class RowPreparer:
             raw = raw.lazy().with_columns(self._event_time).with_columns(self._partition).collect()
             if raw[EVENT_TIME].null_count():
                 self._timeless(raw, offsets, errors)
-        raw = protect_pii(raw, self.spec, self.pii_key)
+        if self.spec.pii.actions():  # a spec without personal data has nothing to protect
+            raw = protect_pii(raw, self.spec, self.pii_key)
         if errors:
             raw = raw.filter(~pl.col(REQUEST).is_in(list(errors)))
         validated = validate_requests(self.gate, raw)

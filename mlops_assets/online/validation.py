@@ -160,11 +160,10 @@ def validate_requests(gate: RuleGate, raw: pl.DataFrame) -> ValidatedRequests:
     typed = typed_rows(gate.spec, raw)
     passes = gate.row_passes(raw, typed)
     requests = raw[REQUEST]
-    failing = (
-        requests.unique().to_list()
-        if passes is None
-        else requests.filter(~passes).unique().to_list()
-    )
+    if passes is None:
+        failing = requests.unique().to_list()
+    else:
+        failing = [] if passes.all() else requests.filter(~passes).unique().to_list()
     errors: dict[int, list[RowError]] = {}
     for request in failing:
         mine = requests == request

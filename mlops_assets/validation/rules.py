@@ -156,12 +156,13 @@ def _empty_failures() -> pl.DataFrame:
 
 def _cast_declared(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
     casts = []
+    schema = frame.schema
     for name, rules in spec.columns.items():
-        if rules.dtype is None or name not in frame.columns:
+        if rules.dtype is None or name not in schema:
             continue
         target = POLARS_TYPES[rules.dtype]
         column = pl.col(name)
-        if frame.schema[name] == pl.String:
+        if schema[name] == pl.String:
             column = column.str.strip_chars()
             if rules.dtype in {"int", "float"}:
                 if spec.source.csv.decimal_comma:
