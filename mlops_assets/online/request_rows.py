@@ -55,18 +55,18 @@ def predict_rows(body: bytes, schema: RequestSchema) -> RequestRows:
     if not isinstance(rows, list):
         raise RequestError(400, 'expected {"rows": [{"column": value, ...}, ...]}')
     height = _checked_height(len(rows))
-    known, required = schema.columns.keys(), set(schema.required)
-    errors = []
+    known, required = schema.columns.keys(), schema.required
     for index, row in enumerate(rows):
-        if not isinstance(row, dict):
+        if type(row) is not dict:
             raise RequestError(
                 400, "each row must be a JSON object", [RowError(index, "", "row_is_object")]
             )
-        keys = row.keys()
-        if keys - known or required - keys:
+    if set().union(*rows) - known or not all(c in row for c in required for row in rows):
+        errors = []
+        for index, row in enumerate(rows):
+            keys = row.keys()
             errors += [RowError(index, c, COLUMN_KNOWN) for c in sorted(keys - known)]
-            errors += [RowError(index, c, COLUMN_PRESENT) for c in sorted(required - keys)]
-    if errors:
+            errors += [RowError(index, c, COLUMN_PRESENT) for c in required if c not in keys]
         raise invalid_rows(errors)
     values = {name: [row.get(name) for row in rows] for name in known}
     return RequestRows(values, height)
