@@ -49,7 +49,6 @@ class RequestError(Exception):
 
 def invalid_rows(errors: list[RowError]) -> RequestError:
     """422: rows that break the spec's rules (every broken rule of every row is listed)."""
-    rows = {e.row for e in errors}
-    return RequestError(
-        422, f"{len(rows)} row(s) break the spec's rules; nothing was scored", errors
-    )
+    rows = {e.row for e in errors if e.row is not None}
+    which = f"{len(rows)} row(s) break" if rows else "the request breaks"
+    return RequestError(422, f"{which} the spec's rules; nothing was scored", errors)

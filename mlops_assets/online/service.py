@@ -51,7 +51,6 @@ class Answer:
     status: int
     body: dict
     outcome: str
-    rows: int = 0
 
 
 def _outcome(status: int) -> str:
@@ -142,12 +141,13 @@ class OnlineService:
                     body = infer_answer(
                         model, mine, rows.request_id or job.request_id, rows.outputs
                     )
-                answers[index] = Answer(200, body, "scored", rows.height)
+                answers[index] = Answer(200, body, "scored")
                 self.metrics.rows.labels(self.spec.name, "scored").inc(rows.height)
                 latencies[k] = time.perf_counter() - job.arrived
             if features.height:
                 self.writer.add(self._scored_rows(features, scores, model, jobs, parsed, latencies))
-        return [answer for answer in answers if answer is not None]
+        assert all(answer is not None for answer in answers)
+        return answers  # type: ignore[return-value]
 
     def _scored_rows(
         self,
