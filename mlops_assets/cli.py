@@ -362,6 +362,19 @@ def review(args: argparse.Namespace) -> int:
     return run_review(request, run_spec, args.markdown)
 
 
+def serve(spec_name: str, host: str, port: int, poll_seconds: float) -> None:
+    """Serve a spec's champion over HTTP until SIGINT or SIGTERM (docs/serving.md)."""
+    _ensure_dagster_home()
+    # LightGBM's OpenMP threads otherwise spin between requests, taking a core from the server.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from mlops_assets.assets.naming import SpecAssets
+    from mlops_assets.online.server import build_service, run_server
+    from mlops_assets.specs import find_spec
+
+    spec = find_spec(spec_name)
+    run_server(build_service(spec, SpecAssets(spec).raw, poll_seconds), host, port)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -436,10 +449,25 @@ def main(argv: list[str] | None = None) -> int:
     exporter.add_argument(
         "--interval", type=float, default=15.0, help="seconds between refreshes of the metrics"
     )
+    server = commands.add_parser(
+        "serve", help="serve a spec's champion over HTTP (/predict, Open Inference Protocol v2)"
+    )
+    server.add_argument("--spec", required=True)
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8000)
+    server.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=5.0,
+        help="seconds between reads of the champion alias",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "specs":
             return list_specs()
+        if args.command == "serve":
+            serve(args.spec, args.host, args.port, args.poll_seconds)
+            return 0
         if args.command == "exporter":
             _ensure_dagster_home()
             from mlops_assets.monitoring import run_exporter

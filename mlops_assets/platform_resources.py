@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from mlops_assets.assets.naming import DELTA_IO_MANAGER
-from resources.delta_store import DeltaStore, DeltaTableIOManager
+from resources.delta_store import DeltaStore, DeltaTableIOManager, default_data_root
 from resources.mlflow_tracking import MlflowTracking, default_artifact_root, default_tracking_uri
 from resources.object_storage import object_store_credentials, object_store_settings
 from resources.pii import PiiProtection
@@ -25,7 +25,7 @@ def dagster_home() -> Path:
 def build_resources() -> dict:
     """Resources chosen by environment: local folders by default, URIs from the environment in production."""
     delta = DeltaStore(
-        root_uri=os.environ.get("MLOPS_DATA_ROOT", str(dagster_home() / "tables")),
+        root_uri=default_data_root(),
         storage_options=object_store_settings(os.environ),
         **object_store_credentials(os.environ),
     )

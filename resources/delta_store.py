@@ -8,6 +8,8 @@ partition or a whole single-run backfill.
 """
 
 import datetime as dt
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -15,9 +17,16 @@ import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from resources.object_storage import OBJECT_STORE_CREDENTIALS
+from resources.object_storage import OBJECT_STORE_CREDENTIALS, object_store_settings
 
 PARTITION_COLUMN = "_partition"
+
+
+def default_data_root() -> str:
+    """`MLOPS_DATA_ROOT` if set, else the `tables` folder inside `DAGSTER_HOME`."""
+    if os.environ.get("MLOPS_DATA_ROOT"):
+        return os.environ["MLOPS_DATA_ROOT"]
+    return str(Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve() / "tables")
 
 
 def _sql_date(value: dt.datetime | dt.date) -> str:
@@ -89,6 +98,19 @@ class DeltaStore(dg.ConfigurableResource):
         assert version is not None
         return version
 
+    def append(self, asset_key: dg.AssetKey, frame: pl.DataFrame) -> int:
+        """Append `frame` as a new version (new columns are added to the schema); for tables
+        that grow by writes from outside Dagster, such as the online service's landing table."""
+        frame.write_delta(
+            self.table_uri(asset_key),
+            mode="append",
+            storage_options=self.object_store_options(),
+            delta_write_options={"schema_mode": "merge"},
+        )
+        version = self.version(asset_key)
+        assert version is not None
+        return version
+
     def scan(
         self,
         asset_key: dg.AssetKey,
@@ -144,3 +166,16 @@ class DeltaTableIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         window = context.asset_partitions_time_window if context.has_asset_partitions else None
         return self.store.read(context.asset_key, window)
+
+
+def delta_store_from_environment(env: Mapping[str, str] = os.environ) -> DeltaStore:
+    """The deployment's Delta store for a process that is not a Dagster run (the online
+    service): the same root and object-store settings, credentials read from `env` directly."""
+    credentials = {
+        field: env[variable]
+        for field, variable in OBJECT_STORE_CREDENTIALS.items()
+        if env.get(variable)
+    }
+    return DeltaStore(
+        root_uri=default_data_root(), storage_options=object_store_settings(env), **credentials
+    )

@@ -24,7 +24,8 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
-# Every asset a spec becomes (policy_backtest is on demand, outside the pipeline's runs).
+# Every asset a spec's pipeline runs materialize (policy_backtest is on demand, and the online
+# service's assets, ONLINE_ASSET_NAMES, need traffic first).
 PIPELINE_ASSET_NAMES = frozenset(
     {
         "raw",
@@ -40,6 +41,7 @@ PIPELINE_ASSET_NAMES = frozenset(
         "drift",
     }
 )
+ONLINE_ASSET_NAMES = frozenset({"inference_log", "online_drift"})
 
 
 def free_port() -> int:

@@ -20,15 +20,14 @@ import polars as pl
 from mlops_assets.assets.metadata import partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.assets.predictions import ROW_HASH, feature_row_hash, stored_scores
-from mlops_assets.drift import DriftSettings, ReferenceProfile
+from mlops_assets.drift import DriftSettings
 from mlops_assets.drift.detection import REPORT_SCHEMA
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
 from mlops_assets.governance.recorded_events import newest_training_data, rejected_in_a_row
 from mlops_assets.ingest.raw_batch import GRAIN_EVERY, PARTITION
 from mlops_assets.policy.evidence import (
-    ChampionView,
     WindowMeasurement,
-    drift_scores,
+    champion_view,
     measure_window,
     windows_of,
 )
@@ -287,17 +286,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         record = champion_record(client, spec.model_name, version, delta.object_store_options())
         model = load_version(spec.model_name, version)
         reference_rows = record.training_rows(spec.drift.max_sample_rows)
-        view = ChampionView(
-            task=task,
-            target=spec.target.column,
-            encoding=model.encoding,
-            scope=record.scope,
-            reference=ReferenceProfile(reference_rows, model.encoding.features, settings),
-            reference_scores=drift_scores(task, model.predict(reference_rows)),
-            settings=settings,
-            threshold=spec.quality.decision_threshold,
-            min_labelled_rows=spec.retraining.min_labelled_rows,
-        )
+        view = champion_view(spec, model, record.scope, reference_rows)
         expected = record.expectations(metric_name)
         view = view.expecting(expected)
         windows = windows_of(features, spec.event_time.grain if spec.event_time else None)

@@ -13,7 +13,6 @@ from mlflow.entities import Metric
 
 from mlops_assets.assets.metadata import mlflow_link
 from mlops_assets.assets.naming import SpecAssets
-from mlops_assets.drift import DriftSettings, ReferenceProfile
 from mlops_assets.evaluation import (
     PRIMARY_METRIC,
     baseline_scores,
@@ -25,7 +24,7 @@ from mlops_assets.evaluation import (
     task_metrics,
 )
 from mlops_assets.features.build import categorical_columns
-from mlops_assets.policy.evidence import ChampionView, drift_scores, expectations_of, windows_of
+from mlops_assets.policy.evidence import champion_view, expectations_of, windows_of
 from mlops_assets.policy.retraining import Expectations
 from mlops_assets.serving.reference import EXPECTATIONS_FILE, reference_sample
 from mlops_assets.serving.registered import LoadedModel
@@ -59,19 +58,12 @@ def test_window_expectations(
     model = LoadedModel(
         ref.name, ref.version, wrapped.booster, wrapped.encoding, wrapped.best_iteration
     )
-    settings = DriftSettings.from_spec(spec)
     train = training_set.filter(pl.col(SPLIT) == "train")
-    reference = reference_sample(train, spec.drift.max_sample_rows)
-    view = ChampionView(
-        task=spec.target.task,
-        target=spec.target.column,
-        encoding=model.encoding,
-        scope=TrainingScope.of_training_set(spec, training_set),
-        reference=ReferenceProfile(reference, model.encoding.features, settings),
-        reference_scores=drift_scores(spec.target.task, model.predict(reference)),
-        settings=settings,
-        threshold=spec.quality.decision_threshold,
-        min_labelled_rows=spec.retraining.min_labelled_rows,
+    view = champion_view(
+        spec,
+        model,
+        TrainingScope.of_training_set(spec, training_set),
+        reference_sample(train, spec.drift.max_sample_rows),
     )
     test = training_set.filter(pl.col(SPLIT) == "test")
     grain = spec.event_time.grain if spec.event_time else None

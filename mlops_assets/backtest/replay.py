@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from mlops_assets.drift import DriftSettings, ReferenceProfile
+from mlops_assets.drift import DriftSettings
 from mlops_assets.evaluation import (
     PRIMARY_METRIC,
     baseline_scores,
@@ -35,7 +35,7 @@ from mlops_assets.ingest.raw_batch import EVENT_TIME
 from mlops_assets.policy.comparison import compare_on_rows
 from mlops_assets.policy.evidence import (
     ChampionView,
-    drift_scores,
+    champion_view,
     expectations_of,
     measure_window,
     windows_of,
@@ -89,17 +89,7 @@ def fit(spec: DatasetSpec, history: pl.DataFrame, settings: DriftSettings) -> Fi
     train_labels = encoding.labels(frame.filter(pl.col(SPLIT) == "train"), target)
     test_metric = primary_metric(task, labels, scores, n_classes=n_classes)
     reference = reference_sample(frame.filter(pl.col(SPLIT) == "train"), settings.max_sample_rows)
-    view = ChampionView(
-        task=task,
-        target=target,
-        encoding=encoding,
-        scope=TrainingScope.of_training_set(spec, frame),
-        reference=ReferenceProfile(reference, encoding.features, settings),
-        reference_scores=drift_scores(task, model.predict(reference)),
-        settings=settings,
-        threshold=spec.quality.decision_threshold,
-        min_labelled_rows=spec.retraining.min_labelled_rows,
-    )
+    view = champion_view(spec, model, TrainingScope.of_training_set(spec, frame), reference)
     expected = expectations_of(view, windows_of(test, spec.time.grain), model.predict)
     return Fitted(
         model=model,

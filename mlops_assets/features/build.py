@@ -9,13 +9,14 @@ vocabulary learnt on the training window only.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 
 import polars as pl
 
 from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW, WINDOW
-from mlops_assets.ingest.sources import read_lookup_table
-from mlops_assets.specs.model import DatasetSpec
+from mlops_assets.ingest.sources import read_lookup_table, source_fingerprint
+from mlops_assets.specs.model import DatasetSpec, JoinSpec
 from mlops_assets.validation.rules import target_source_columns
 
 TIME_PART_EXPRS = {
@@ -72,6 +73,10 @@ def spec_time_parts(spec: DatasetSpec, today: dt.date | None = None) -> list[str
     return time_parts_covered(DEFAULT_TIME_PARTS, training_span(spec, today))
 
 
+INDEXED_JOIN_ROWS = 1000
+"""Up to this many rows, lookup joins look keys up in a dictionary instead of hashing the table."""
+
+
 @dataclass(frozen=True)
 class FeatureTable:
     """Feature rows plus where each candidate feature came from."""
@@ -105,29 +110,97 @@ def excluded_columns(spec: DatasetSpec) -> dict[str, str]:
     return reasons
 
 
+@dataclass(frozen=True)
+class LookupTable:
+    """A lookup table as it is joined: its keys typed like the rows' keys, one row per key
+    (the first in key order), its columns prefixed."""
+
+    keys: list[str]
+    frame: pl.DataFrame
+
+    @functools.cached_property
+    def _columns(self) -> pl.DataFrame:
+        return self.frame.drop(self.keys)
+
+    @functools.cached_property
+    def _row_of(self) -> dict[tuple, int]:
+        return {
+            key: row
+            for row, key in enumerate(self.frame.select(self.keys).iter_rows())
+            if None not in key
+        }
+
+    @functools.cached_property
+    def _exact_keys(self) -> bool:
+        """Keys that compare in Python as in a polars join (no floats, no times)."""
+        schema = self.frame.schema
+        return all(
+            schema[k].is_integer() or schema[k] in (pl.String, pl.Boolean, pl.Date)
+            for k in self.keys
+        )
+
+    def _indexable(self, frame: pl.DataFrame) -> bool:
+        return self._exact_keys and not set(self._columns.columns) & set(frame.columns)
+
+    def joined_to(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """`frame` with the table's columns: a left join on the keys (null keys match nothing).
+
+        A few rows (online requests) are looked up in a dictionary of the table's keys,
+        built once: a hash join would hash the whole table again for every request. The
+        two agree row for row (tests/unit/test_lookup_join.py).
+        """
+        if frame.height > INDEXED_JOIN_ROWS or not self._indexable(frame):
+            return frame.join(self.frame, on=self.keys, how="left", coalesce=True)
+        found = [self._row_of.get(key) for key in frame.select(self.keys).iter_rows()]
+        rows = pl.Series(found, dtype=pl.UInt32)
+        return frame.hstack(self._columns.select(pl.all().gather(rows)).get_columns())
+
+
+def lookup_side(join: JoinSpec, key_types: dict[str, pl.DataType]) -> LookupTable:
+    """The lookup table of `join` for rows whose keys have `key_types`. Prepared once per
+    process and source content, so scoring single rows online does not sort it again for
+    every request."""
+    missing = [k for k in join.keys if k not in key_types]
+    if missing:
+        raise ValueError(f"{join.source.uri}: join `{join.name}` key column(s) {missing} not found")
+    types = tuple((k, key_types[k]) for k in join.keys)
+    return _lookup_side(join.model_dump_json(), source_fingerprint(join.source), types)
+
+
+@functools.lru_cache(maxsize=32)
+def _lookup_side(
+    join_json: str, fingerprint: str, key_types: tuple[tuple[str, pl.DataType], ...]
+) -> LookupTable:
+    join = JoinSpec.model_validate_json(join_json)
+    table = read_lookup_table(join.source)
+    missing = [c for c in join.keys if c not in table.columns]
+    if missing:
+        raise ValueError(f"{join.source.uri}: join `{join.name}` key column(s) {missing} not found")
+    wanted = join.columns or [c for c in table.columns if c not in join.keys]
+    absent = [c for c in wanted if c not in table.columns]
+    if absent:
+        raise ValueError(f"{join.source.uri}: join `{join.name}` column(s) {absent} not found")
+    frame = (
+        table.select(
+            [pl.col(k).cast(dtype, strict=False) for k, dtype in key_types]
+            + [pl.col(c).alias(f"{join.prefix}{c}") for c in wanted]
+        )
+        .sort(join.keys, nulls_last=True)
+        .unique(subset=join.keys, keep="first", maintain_order=True)
+    )
+    return LookupTable(list(join.keys), frame)
+
+
 def _join(frame: pl.DataFrame, spec: DatasetSpec, lineage: dict[str, str]) -> pl.DataFrame:
     for join in spec.joins:
-        table = read_lookup_table(join.source)
-        missing = [c for c in join.keys if c not in table.columns or c not in frame.columns]
-        if missing:
-            raise ValueError(
-                f"{join.source.uri}: join `{join.name}` key column(s) {missing} not found"
+        schema = frame.schema
+        key_types = {k: schema[k] for k in join.keys if k in schema}
+        table = lookup_side(join, key_types)
+        for c in table.frame.columns[len(join.keys) :]:
+            lineage[c] = (
+                f"join `{join.name}` on {', '.join(join.keys)}: {c.removeprefix(join.prefix)}"
             )
-        wanted = join.columns or [c for c in table.columns if c not in join.keys]
-        absent = [c for c in wanted if c not in table.columns]
-        if absent:
-            raise ValueError(f"{join.source.uri}: join `{join.name}` column(s) {absent} not found")
-        right = (
-            table.select(
-                [pl.col(k).cast(frame.schema[k], strict=False) for k in join.keys]
-                + [pl.col(c).alias(f"{join.prefix}{c}") for c in wanted]
-            )
-            .sort(join.keys, nulls_last=True)
-            .unique(subset=join.keys, keep="first", maintain_order=True)
-        )
-        for c in wanted:
-            lineage[f"{join.prefix}{c}"] = f"join `{join.name}` on {', '.join(join.keys)}: {c}"
-        frame = frame.join(right, on=join.keys, how="left", coalesce=True)
+        frame = table.joined_to(frame)
     return frame
 
 
@@ -151,12 +224,14 @@ def build_features(spec: DatasetSpec, validated: pl.DataFrame) -> FeatureTable:
         for name in parts:
             lineage[name] = f"time part of the event time ({name[2:]})"
     frame = _join(frame, spec, lineage)
-    temporal = [c for c in lineage if frame.schema[c].is_temporal()]
+    schema = frame.schema
+    temporal = [c for c in lineage if schema[c].is_temporal()]
     for column in temporal:
         excluded[column] = "date or time value (time parts are used instead)"
         del lineage[column]
-    booleans = [c for c in lineage if frame.schema[c] == pl.Boolean]
-    frame = frame.with_columns([pl.col(c).cast(pl.Int8) for c in booleans])
+    booleans = [c for c in lineage if schema[c] == pl.Boolean]
+    if booleans:
+        frame = frame.with_columns([pl.col(c).cast(pl.Int8) for c in booleans])
     keep = [c for c in INTERNAL_COLUMNS if c in frame.columns] + [spec.target.column]
     keep += [c for c in spec.id_columns if c in frame.columns]
     frame = frame.select(list(dict.fromkeys(keep + list(lineage))))

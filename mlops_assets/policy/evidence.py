@@ -22,7 +22,9 @@ from mlops_assets.drift import DriftSettings, ReferenceProfile, column_drift, da
 from mlops_assets.drift import prediction_drift as score_drift
 from mlops_assets.evaluation import primary_metric
 from mlops_assets.ingest.raw_batch import GRAIN_EVERY
+from mlops_assets.policy.comparison import Scorer
 from mlops_assets.policy.retraining import Expectations, WindowEvidence
+from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import window_column
@@ -187,3 +189,25 @@ def expectations_of(
             severities.setdefault(row["column"], []).append(float(row["severity"]))
     metrics = [m.realized for m in measured if m.realized is not None]
     return Expectations.from_windows(metrics, severities)
+
+
+def champion_view(
+    spec: DatasetSpec, model: Scorer, scope: TrainingScope, training_rows: pl.DataFrame
+) -> ChampionView:
+    """How monitoring looks at one model: its scope, and its train rows as the drift reference.
+
+    `training_rows` are the train split it learnt from, sampled with `reference_sample`.
+    """
+    settings = DriftSettings.from_spec(spec)
+    task = spec.target.task
+    return ChampionView(
+        task=task,
+        target=spec.target.column,
+        encoding=model.encoding,
+        scope=scope,
+        reference=ReferenceProfile(training_rows, model.encoding.features, settings),
+        reference_scores=drift_scores(task, model.predict(training_rows)),
+        settings=settings,
+        threshold=spec.quality.decision_threshold,
+        min_labelled_rows=spec.retraining.min_labelled_rows,
+    )

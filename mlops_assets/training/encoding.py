@@ -7,6 +7,7 @@ sends down its learnt default branch instead of failing.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -56,11 +57,10 @@ class FeatureEncoding:
     def from_dict(cls, data: dict) -> FeatureEncoding:
         return cls(**data)
 
-    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
-        """The float matrix of the features in order; unseen categories are NaN."""
-        missing = [c for c in self.features if c not in frame.columns]
-        if missing:
-            raise ValueError(f"feature column(s) {missing} are missing from the input")
+    @functools.cached_property
+    def _matrix_columns(self) -> list[pl.Expr]:
+        """The expression of each matrix column, built once: a model scoring single rows
+        online encodes thousands of small frames with the same vocabulary."""
         columns = []
         for name in self.features:
             if name in self.vocabulary:
@@ -73,7 +73,14 @@ class FeatureEncoding:
             else:
                 expr = pl.col(name).cast(pl.Float64, strict=False)
             columns.append(expr.alias(name))
-        return frame.select(columns).to_numpy().astype(np.float64, copy=False)
+        return columns
+
+    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """The float matrix of the features in order; unseen categories are NaN."""
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise ValueError(f"feature column(s) {missing} are missing from the input")
+        return frame.select(self._matrix_columns).to_numpy().astype(np.float64, copy=False)
 
     def unseen_categories(self, frame: pl.DataFrame) -> dict[str, int]:
         """How many values of each categorical column were not seen in training."""

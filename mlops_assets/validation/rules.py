@@ -46,6 +46,9 @@ class ValidationOutcome:
     missing_columns: list[str] = field(default_factory=list)
     target_nulls: int = 0
     label_only_rejections: int = 0
+    row_failures: pl.DataFrame | None = None
+    """One row per broken rule of a row: `_row` (the row's position in the batch), column, rule
+    and value; what an online answer names for each rejected request row."""
 
     @property
     def rows_in(self) -> int:
@@ -136,8 +139,14 @@ def _column_schema(name: str, rules: ColumnSpec, dtype: pl.DataType) -> pa.Colum
     )
 
 
-def pandera_schema(spec: DatasetSpec, frame_schema: pl.Schema) -> pa.DataFrameSchema:
-    """The Pandera schema of the validated table, built from the spec."""
+def pandera_schema(
+    spec: DatasetSpec, frame_schema: pl.Schema, labelled: bool = True
+) -> pa.DataFrameSchema:
+    """The Pandera schema of the validated table, built from the spec.
+
+    `labelled=False` is for rows scored before their outcome is known (online requests):
+    the target may then be missing, and is checked only where it is there.
+    """
     columns = {
         name: _column_schema(name, rules, frame_schema[name])
         for name, rules in spec.columns.items()
@@ -145,7 +154,7 @@ def pandera_schema(spec: DatasetSpec, frame_schema: pl.Schema) -> pa.DataFrameSc
     }
     target_checks = [pa.Check.isin([0, 1])] if spec.target.task == "binary" else []
     columns[spec.target.column] = pa.Column(
-        frame_schema[spec.target.column], checks=target_checks, nullable=False
+        frame_schema[spec.target.column], checks=target_checks, nullable=not labelled
     )
     for id_column in spec.id_columns:
         if id_column in frame_schema:
@@ -253,12 +262,13 @@ def _empty_failures() -> pl.DataFrame:
 
 def _cast_declared(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
     casts = []
+    schema = frame.schema
     for name, rules in spec.columns.items():
-        if rules.dtype is None or name not in frame.columns:
+        if rules.dtype is None or name not in schema:
             continue
         target = POLARS_TYPES[rules.dtype]
         column = pl.col(name)
-        if frame.schema[name] == pl.String:
+        if schema[name] == pl.String:
             column = column.str.strip_chars()
             if rules.dtype in {"int", "float"}:
                 if spec.source.csv.decimal_comma:
@@ -298,8 +308,13 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
-    """Split a raw batch into rows that keep every rule and rows that break one."""
+def validate_batch(
+    spec: DatasetSpec, raw: pl.DataFrame, labelled: bool = True
+) -> ValidationOutcome:
+    """Split a raw batch into rows that keep every rule and rows that break one.
+
+    `labelled=False` validates rows whose label is not known yet (see `pandera_schema`).
+    """
     raw = raw.with_row_index(ROW)
     missing = [c for c in required_columns(spec) if c not in raw.columns]
     if missing:
@@ -318,14 +333,13 @@ def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
         )
         return ValidationOutcome(raw.head(0).drop(ROW), rejected, failures, missing)
 
-    cast = _cast_declared(raw, spec)
-    cast = cast.with_columns(target_expr(spec, cast.schema).alias(spec.target.column))
+    cast = typed_rows(spec, raw)
     failure_rows = [
         _type_failures(raw, cast, spec),
         _label_failures(raw, cast, spec),
         _time_failures(raw, spec),
     ]
-    schema = pandera_schema(spec, cast.schema)
+    schema = pandera_schema(spec, cast.schema, labelled)
     try:
         schema.validate(cast, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -377,7 +391,22 @@ def validate_batch(spec: DatasetSpec, raw: pl.DataFrame) -> ValidationOutcome:
         .drop(ROW)
     )
     valid = cast.filter(~pl.col(ROW).is_in(bad_rows.implode())).drop(ROW)
-    return ValidationOutcome(valid, rejected, failures, [], target_nulls, label_only)
+    return ValidationOutcome(
+        valid,
+        rejected,
+        failures,
+        [],
+        target_nulls,
+        label_only,
+        per_row.sort(ROW, "column", "rule"),
+    )
+
+
+def typed_rows(spec: DatasetSpec, raw: pl.DataFrame) -> pl.DataFrame:
+    """Declared columns cast to their types, plus the derived target: what `validate_batch`
+    keeps of rows that break no rule."""
+    cast = _cast_declared(raw, spec)
+    return cast.with_columns(target_expr(spec, cast.schema).alias(spec.target.column))
 
 
 __all__ = [
@@ -388,5 +417,6 @@ __all__ = [
     "pandera_schema",
     "required_columns",
     "target_source_columns",
+    "typed_rows",
     "validate_batch",
 ]

@@ -28,6 +28,7 @@ WEBSERVER_URL = "http://127.0.0.1:15300"
 READONLY_URL = "http://127.0.0.1:15301"
 PROXY_URL = "http://127.0.0.1:15080"
 EXPORTER_URL = "http://127.0.0.1:15108"
+SERVING_URL = "http://127.0.0.1:15800"
 
 
 def compose_binary() -> str:
@@ -138,7 +139,9 @@ def remove_stack(stack: ComposeStack) -> None:
         mounts = {mount.get("Name", "") for mount in container.attrs.get("Mounts", [])}
         if any(name.startswith(f"{stack.project}_") for name in mounts):
             container.remove(force=True)
-    stack.run("down", "-v", "--remove-orphans", "--timeout", "10", timeout=300)
+    stack.run(
+        "--profile", "serving", "down", "-v", "--remove-orphans", "--timeout", "10", timeout=300
+    )
     for volume in client.volumes.list(filters={"name": f"{stack.project}_"}):
         volume.remove(force=True)
     shutil.rmtree(stack.folder, ignore_errors=True)

@@ -25,6 +25,7 @@ from tests.deployment.compose_stack import (
     POSTGRES_PORT,
     PROXY_URL,
     READONLY_URL,
+    SERVING_URL,
     WEBSERVER_URL,
 )
 from tests.deployment.dagster_graphql import FINISHED, DagsterGraphQL, http_status, tags_of
@@ -142,6 +143,39 @@ def test_the_proxy_lets_in_only_the_configured_operator(stack):
 
 def test_the_exporter_serves_prometheus_metrics(stack):
     assert http_status(f"{EXPORTER_URL}/metrics") == 200
+
+
+def test_the_serving_container_answers_with_the_champion(stack, churn_run):
+    """`--profile serving` starts the online service from the project image once churn has a
+    champion; its health check is /v2/health/ready, so `--wait` returns when it can answer."""
+    import json
+    import urllib.request
+
+    import polars as pl
+
+    result = stack.run("--profile", "serving", "up", "-d", "--wait", "serving", timeout=600)
+    assert result.returncode == 0, f"{result.stderr[-4000:]}\n{stack.diagnostics()}"
+    container = docker.from_env(timeout=60).containers.get(f"{stack.project}-serving-1")
+    assert IMAGE in container.image.tags
+    assert container.attrs["Config"]["User"] == "10001:10001"
+    rows = pl.read_csv(stack.specs / "customers.csv").head(3).to_dicts()
+    request = urllib.request.Request(
+        f"{SERVING_URL}/predict",
+        data=json.dumps({"rows": rows}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        answer = json.load(response)
+    with urllib.request.urlopen(
+        f"{MLFLOW_URL}/api/2.0/mlflow/registered-models/alias?name=churn_model&alias=champion",
+        timeout=30,
+    ) as response:
+        champion = json.load(response)["model_version"]["version"]
+    assert answer["model_name"] == "churn_model" and answer["model_version"] == champion
+    assert len(answer["predictions"]) == 3
+    assert all(0 <= p["probability"] <= 1 for p in answer["predictions"])
+    assert http_status(f"{SERVING_URL}/v2/models/churn_model") == 200
+    assert http_status(f"{SERVING_URL}/metrics") == 200
 
 
 def test_a_backfill_runs_its_partitions_in_parallel_containers(stack):

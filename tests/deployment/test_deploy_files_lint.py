@@ -39,9 +39,17 @@ def test_hadolint_finds_nothing_in(dockerfile: Path):
     [
         (COMPOSE_FILES[:1], []),
         (COMPOSE_FILES[:1], ["monitoring"]),
+        (COMPOSE_FILES[:1], ["serving"]),
         (COMPOSE_FILES, []),
+        (COMPOSE_FILES, ["serving"]),
     ],
-    ids=["production", "production+monitoring", "production+test-override"],
+    ids=[
+        "production",
+        "production+monitoring",
+        "production+serving",
+        "production+test-override",
+        "production+serving+test-override",
+    ],
 )
 def test_compose_config_is_valid(files: list[Path], profiles: list[str]):
     command = [compose_binary(), "--env-file", str(ENV_EXAMPLE)]

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import PIPELINE_ASSET_NAMES, ROOT, churn_spec, free_port
+from tests.conftest import ONLINE_ASSET_NAMES, PIPELINE_ASSET_NAMES, ROOT, churn_spec, free_port
 
 pytestmark = pytest.mark.slow
 DAGSTER = str(Path(sys.executable).parent / "dagster")
@@ -74,5 +74,5 @@ def test_the_bootstrap_sensor_materializes_the_whole_graph_without_clicks(dagste
     assert runs[0].status == dg.DagsterRunStatus.SUCCESS
     nodes = _graphql(port, "{ assetNodes { assetKey { path } } }")["data"]["assetNodes"]
     assert {"/".join(n["assetKey"]["path"]) for n in nodes} == {
-        f"churn/{name}" for name in PIPELINE_ASSET_NAMES
+        f"churn/{name}" for name in PIPELINE_ASSET_NAMES | ONLINE_ASSET_NAMES
     }

@@ -44,7 +44,7 @@ def _snapshot(defs: dg.Definitions) -> dict:
 
 def test_every_asset_is_versioned_grouped_typed_owned_and_described(defs):
     specs = defs.resolve_all_asset_specs()
-    assert len(specs) == 12
+    assert len(specs) == 14
     for spec in specs:
         name = spec.key.to_user_string()
         assert spec.code_version, name

@@ -12,7 +12,7 @@ from deltalake import DeltaTable
 
 from mlops_assets.assets.metadata import COLUMN_SCHEMA, ROW_COUNT
 from mlops_assets.assets.naming import DELTA_IO_MANAGER
-from mlops_assets.pipeline import build_spec_assets
+from mlops_assets.pipeline import ON_DEMAND_ASSETS, build_spec_assets
 from mlops_assets.specs import DatasetSpec
 from tests.conftest import ROOT, Platform, churn_spec
 
@@ -72,7 +72,7 @@ def test_every_table_asset_carries_row_count_schema_and_versions(churn_run):
     keys = _table_keys(spec)
     assert {k.path[-1] for k in keys} >= {"raw", "validated", "rejected_rows", "features"}
     for key in keys:
-        if key.path[-1] == "policy_backtest":  # materialized on demand only (`mlops backtest`)
+        if key.path[-1] in ON_DEMAND_ASSETS:  # `mlops backtest`, online traffic (tests/online)
             continue
         name = key.to_user_string()
         materialization = _latest(instance, key)

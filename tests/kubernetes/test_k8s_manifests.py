@@ -101,3 +101,19 @@ def test_services_select_their_deployments() -> None:
     for service in services:
         labels = deployments[service["metadata"]["name"]]
         assert service["spec"]["selector"].items() <= labels.items()
+
+
+def test_serving_is_ready_only_once_a_model_is_loaded() -> None:
+    serving = next(c for c in containers() if c["name"] == "serving")
+    assert serving["command"][:2] == ["mlops", "serve"]
+    assert "--host=0.0.0.0" in serving["command"] and "--port=8000" in serving["command"]
+    assert serving["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert serving["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    spec = {e["name"]: e.get("value") for e in serving["env"]}["MLOPS_SERVING_SPEC"]
+    assert "--spec=$(MLOPS_SERVING_SPEC)" in serving["command"] and spec
+    service = next(
+        r
+        for r in all_resources()
+        if r["kind"] == "Service" and r["metadata"]["name"] == "mlops-serving"
+    )
+    assert service["spec"]["ports"][0]["port"] == 8000

@@ -1,5 +1,6 @@
-"""The exporter against a real pipeline run, scraped by a real Prometheus, and the dashboards and
-alert rules checked against the metric names it really emits."""
+"""The exporter against a real pipeline run and the online service after real traffic, both scraped
+by a real Prometheus, and the dashboards and alert rules checked against the metric names they
+really emit."""
 
 import datetime as dt
 import json
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ DAYS = 10
 ROWS = 3000
 BAD_ROWS = 15
 WAIT_SECONDS = 180
+SERVED_ROWS = 15
 
 
 @dataclass
@@ -143,9 +146,77 @@ def exporter(scored: ScoredPlatform) -> Iterator[Exporter]:
         stop(process)
 
 
+@dataclass
+class Serving:
+    url: str
+    port: int
+    answered: dict[str, int]
+
+
 @pytest.fixture(scope="module")
-def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Prometheus on 127.0.0.1 scraping the exporter every second, with the repo's alert rules."""
+def serving(scored: ScoredPlatform) -> Iterator[Serving]:
+    """`mlops serve --spec churn_daily` as a process on 127.0.0.1, after some traffic: scored,
+    refused (a rule broken) and malformed requests."""
+    port = free_port()
+    log = scored.home / "serve.log"
+    command = [str(Path(sys.executable).parent / "mlops"), "serve", "--spec", SPEC]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--poll-seconds", "1"]
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(scored.home),
+        "MLOPS_BUILTIN_SPECS": "0",
+        "MLOPS_SPECS_PATH": str(scored.home.parent / "specs"),
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with log.open("w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            assert process.poll() is None, f"mlops serve exited: {log.read_text()}"
+            try:
+                get(f"{url}/v2/health/ready")
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"mlops serve never ready: {log.read_text()}"
+                time.sleep(0.5)
+        raw = pl.read_delta(str(scored.home / "tables" / SPEC / "raw")).drop(
+            "_event_time", "_partition"
+        )
+        rows = json.loads(
+            raw.filter(pl.col("tenure_months") != "-1").head(SERVED_ROWS).write_json()
+        )
+        answered = {"scored": 0, "rejected": 0, "bad_request": 0}
+        for start in range(0, SERVED_ROWS, 3):
+            assert post(f"{url}/predict", {"rows": rows[start : start + 3]}) == 200
+            answered["scored"] += 1
+        for row in rows[:2]:
+            assert post(f"{url}/predict", {"rows": [row | {"tenure_months": "-1"}]}) == 422
+            answered["rejected"] += 1
+        assert post(f"{url}/predict", b"{") == 400
+        answered["bad_request"] += 1
+        yield Serving(url, port, answered)
+    finally:
+        stop(process)
+
+
+def post(url: str, body) -> int:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    exporter: Exporter, serving: Serving, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real Prometheus on 127.0.0.1 scraping the exporter and the online service every second,
+    with the repo's alert rules."""
     require_service(shutil.which("prometheus") is not None, "prometheus (Debian package)")
     folder = tmp_path_factory.mktemp("prometheus")
     shutil.copy(ROOT / "deploy" / "prometheus" / "alerts.yml", folder / "alerts.yml")
@@ -153,7 +224,8 @@ def prometheus(exporter: Exporter, tmp_path_factory: pytest.TempPathFactory) -> 
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": ["alerts.yml"],
         "scrape_configs": [
-            {"job_name": "mlops", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}
+            {"job_name": "mlops", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]},
+            {"job_name": "serving", "static_configs": [{"targets": [f"127.0.0.1:{serving.port}"]}]},
         ],
     }
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
@@ -270,6 +342,36 @@ def test_prometheus_reads_back_what_the_pipeline_recorded(scored: ScoredPlatform
     assert value(prometheus, f'mlops_runs_total{{{on}, status="failure"}}') == 0
 
 
+def test_prometheus_reads_back_what_the_online_service_answered(
+    scored: ScoredPlatform, serving: Serving, prometheus: str
+):
+    from mlflow.tracking import MlflowClient
+
+    on = f'spec="{SPEC}"'
+    client = MlflowClient(f"sqlite:///{scored.home / 'mlflow' / 'mlflow.db'}")
+    champion = int(client.get_model_version_by_alias(f"{SPEC}_model", "champion").version)
+    assert value(prometheus, f"mlops_serving_model_version{{{on}}}") == champion
+    assert value(prometheus, f"mlops_serving_ready{{{on}}}") == 1
+    for outcome, count in serving.answered.items():
+        requests = f'mlops_serving_requests_total{{{on}, endpoint="predict", outcome="{outcome}"}}'
+        assert value(prometheus, requests) == count
+    assert value(prometheus, f'mlops_serving_rows_total{{{on}, outcome="scored"}}') == SERVED_ROWS
+    assert value(prometheus, f'mlops_serving_rows_total{{{on}, outcome="rejected"}}') == 2
+    answered = sum(serving.answered.values())
+    latency = f'mlops_serving_request_duration_seconds_count{{{on}, endpoint="predict"}}'
+    assert value(prometheus, latency) == answered
+    buckets = f'mlops_serving_request_duration_seconds_bucket{{{on}, endpoint="predict"}}'
+    assert 0 < value(prometheus, f"histogram_quantile(0.99, sum by (le) ({buckets}))") < 5
+    # The inference log appends within its flush interval (2 s by default).
+    written = f'mlops_serving_inference_log_rows_total{{{on}, outcome="written"}}'
+    deadline = time.monotonic() + WAIT_SECONDS
+    while value(prometheus, written) != SERVED_ROWS:
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    landing = pl.read_delta(str(scored.home / "tables" / SPEC / "_landing" / "inference_log"))
+    assert landing.height == SERVED_ROWS
+
+
 def test_alert_rules_load_and_evaluate_on_the_real_metrics(prometheus: str):
     query(prometheus, "mlops_exporter_spec_up")
     deadline = time.monotonic() + WAIT_SECONDS
@@ -280,10 +382,11 @@ def test_alert_rules_load_and_evaluate_on_the_real_metrics(prometheus: str):
             break
         assert time.monotonic() < deadline, rules
         time.sleep(1)
-    assert len(rules) == 7
+    assert len(rules) == 13
     assert [r["name"] for r in rules if r["health"] != "ok"] == []
     firing = {r["name"] for r in rules if r["state"] == "firing"}
-    # a fresh, healthy run: nothing is below its floor, late, rejected in excess or failed
+    # a fresh, healthy run: nothing is below its floor, late, rejected in excess or failed,
+    # and the online service is ready, on the champion, fast and logging
     assert (
         firing
         & {
@@ -292,13 +395,25 @@ def test_alert_rules_load_and_evaluate_on_the_real_metrics(prometheus: str):
             "MlopsRejectedShareAboveLimit",
             "MlopsRunFailures",
             "MlopsExporterRefreshFailing",
+            "MlopsServingErrors",
+            "MlopsServingLatencyHigh",
+            "MlopsServingNotReady",
+            "MlopsServingBehindChampion",
+            "MlopsServingInferenceLogFailing",
         }
         == set()
     )
 
 
-def test_dashboard_queries_name_only_emitted_metrics(exporter: Exporter):
-    emitted = emitted_names(get(exporter.url).decode())
+def live_names(exporter: Exporter, serving: Serving) -> set[str]:
+    """Every metric name the live exporter and the live online service emit."""
+    return emitted_names(get(exporter.url).decode()) | emitted_names(
+        get(f"{serving.url}/metrics").decode()
+    )
+
+
+def test_dashboard_queries_name_only_emitted_metrics(exporter: Exporter, serving: Serving):
+    emitted = live_names(exporter, serving)
     dashboard = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / "mlops.json").read_text())
     panels = [p for p in dashboard["panels"] if p["type"] != "row"]
     assert len(panels) >= 20
@@ -326,13 +441,19 @@ def test_dashboard_queries_name_only_emitted_metrics(exporter: Exporter):
         "mlops_validation_rejected_rows",
         "mlops_validation_rejected_share",
         "mlops_scoring_last_success_timestamp_seconds",
+        "mlops_serving_requests_total",
+        "mlops_serving_request_duration_seconds_bucket",
+        "mlops_serving_rows_total",
+        "mlops_serving_model_version",
+        "mlops_serving_ready",
+        "mlops_serving_inference_log_rows_total",
     ):
         assert needed in every_query, f"no panel shows {needed}"
         assert 'spec=~"$spec"' in every_query
 
 
-def test_alert_rules_name_only_emitted_metrics(exporter: Exporter):
-    emitted = emitted_names(get(exporter.url).decode())
+def test_alert_rules_name_only_emitted_metrics(exporter: Exporter, serving: Serving):
+    emitted = live_names(exporter, serving)
     rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
     for rule in (r for group in rules["groups"] for r in group["rules"]):
         names = metric_names(rule["expr"])
