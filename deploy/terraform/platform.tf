@@ -36,6 +36,9 @@ data "kustomization_overlay" "platform" {
     patch = file("${path.module}/patches/mlflow-irsa.yaml")
   }
   patches {
+    patch = file("${path.module}/patches/serving-irsa.yaml")
+  }
+  patches {
     patch = file("${path.module}/patches/io-volume-efs.yaml")
   }
 }

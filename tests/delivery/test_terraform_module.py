@@ -199,7 +199,7 @@ def aws_overlay(tmp_path_factory) -> list[dict[str, Any]]:
     (overlay / "settings.yaml").write_text(
         render(TERRAFORM / "patches/settings.yaml.tftpl", values)
     )
-    for name in ("mlflow-irsa.yaml", "io-volume-efs.yaml"):
+    for name in ("mlflow-irsa.yaml", "serving-irsa.yaml", "io-volume-efs.yaml"):
         shutil.copy(TERRAFORM / "patches" / name, overlay / name)
     base_image = yaml.safe_load((K8S / "kustomization.yaml").read_text())["images"][0]["newName"]
     (overlay / "kustomization.yaml").write_text(
@@ -210,7 +210,13 @@ def aws_overlay(tmp_path_factory) -> list[dict[str, Any]]:
                     {"name": base_image, "newName": "ecr.example/mlops", "newTag": "abc123"}
                 ],
                 "patches": [
-                    {"path": p} for p in ("settings.yaml", "mlflow-irsa.yaml", "io-volume-efs.yaml")
+                    {"path": p}
+                    for p in (
+                        "settings.yaml",
+                        "mlflow-irsa.yaml",
+                        "serving-irsa.yaml",
+                        "io-volume-efs.yaml",
+                    )
                 ],
             }
         )
