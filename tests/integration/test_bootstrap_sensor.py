@@ -59,3 +59,49 @@ def test_a_spec_edit_changes_the_run_key():
             for spec in (before, after)
         }
     assert len(keys) == 2
+
+
+def _bootstrap_run(instance: dg.DagsterInstance, spec: DatasetSpec, status: dg.DagsterRunStatus):
+    from sensors.bootstrap import FINGERPRINT_TAG
+
+    run = instance.create_run_for_job(
+        job_def=dg.define_asset_job("bootstrap_like").resolve(
+            asset_graph=dg.Definitions(assets=[dg.AssetSpec("x")]).resolve_asset_graph()
+        ),
+        tags={
+            "mlops/spec": spec.name,
+            "mlops/trigger": "bootstrap",
+            FINGERPRINT_TAG: spec.fingerprint(),
+        },
+    )
+    if status == dg.DagsterRunStatus.FAILURE:
+        instance.report_run_failed(
+            run, "Run timed out due to taking longer than 180 seconds to start."
+        )
+    else:
+        instance.handle_run_event(
+            run.run_id,
+            dg.DagsterEvent(
+                event_type_value=dg.DagsterEventType.RUN_START.value, job_name=run.job_name
+            ),
+        )
+    return run
+
+
+def test_a_failed_bootstrap_is_tried_again_then_given_up_with_the_reason():
+    spec = DatasetSpec.model_validate(flights_slice_spec())
+    sensor, _ = _sensor(spec)
+    with dg.instance_for_test() as instance:
+        _bootstrap_run(instance, spec, dg.DagsterRunStatus.FAILURE)
+        [again] = sensor(dg.build_sensor_context(instance=instance)).run_requests
+        assert again.run_key.endswith("-attempt-2")
+        assert again.tags["mlops/bootstrap_attempt"] == "2"
+        going = _bootstrap_run(instance, spec, dg.DagsterRunStatus.STARTED)
+        waiting = sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(waiting, dg.SkipReason) and going.run_id in waiting.skip_message
+        instance.report_run_failed(going, "killed")
+        _bootstrap_run(instance, spec, dg.DagsterRunStatus.FAILURE)
+        given_up = sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(given_up, dg.SkipReason)
+    assert "failed 3 times" in given_up.skip_message
+    assert "taking longer than 180 seconds to start" in given_up.skip_message
