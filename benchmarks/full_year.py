@@ -204,7 +204,7 @@ def run_floor() -> dict[str, Any]:
                         "decision": decision.action,
                     }
                 )
-            pl.DataFrame(rows).write_parquet(out / "drift.parquet")
+            pl.DataFrame(rows, infer_schema_length=None).write_parquet(out / "drift.parquet")
         run_end = time.time()
     return {
         "stages": stage_table(windows, rss),

@@ -23,9 +23,11 @@ from mlops_assets.features.build import build_features
 from mlops_assets.ingest.raw_batch import (
     EVENT_TIME,
     PARTITION,
+    WINDOW,
     event_time_expr,
     partition_expr,
     protect_pii,
+    window_expr,
 )
 from mlops_assets.online.errors import RowError
 from mlops_assets.online.request_rows import RequestRows
@@ -75,6 +77,11 @@ class RowPreparer:
         assert self.spec.time is not None
         return partition_expr(self.spec.time).alias(PARTITION)
 
+    @functools.cached_property
+    def _window(self) -> pl.Expr:
+        assert self.spec.time is not None
+        return window_expr(self.spec.time).alias(WINDOW)
+
     def _time_label(self) -> str:
         time = self.spec.time
         assert time is not None
@@ -103,7 +110,8 @@ class RowPreparer:
             ]
         )
         if self.spec.time is not None:
-            raw = raw.lazy().with_columns(self._event_time).with_columns(self._partition).collect()
+            timed = raw.lazy().with_columns(self._event_time)
+            raw = timed.with_columns(self._partition, self._window).collect()
             if raw[EVENT_TIME].null_count():
                 self._timeless(raw, offsets, errors)
         if self.spec.pii.actions():  # a spec without personal data has nothing to protect

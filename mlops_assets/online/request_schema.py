@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, protect_pii
+from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW, WINDOW, protect_pii
 from mlops_assets.ingest.sources import scan_source
 from mlops_assets.online.errors import RowError
 from mlops_assets.specs.model import DatasetSpec
@@ -286,7 +286,7 @@ def _is_scalar(value: object) -> bool:
 
 def request_schema(spec: DatasetSpec, raw: pl.Schema) -> RequestSchema:
     """What a request row of `spec` carries, given the schema of its raw batches."""
-    names = [c for c in raw.names() if c not in (EVENT_TIME, PARTITION)]
+    names = [c for c in raw.names() if c not in (EVENT_TIME, PARTITION, WINDOW, SOURCE_ROW)]
     extra = [*spec.columns, *spec.pii.actions(), *spec.id_columns, *target_source_columns(spec)]
     extra += spec.time.source_columns if spec.time else []
     extra += [key for join in spec.joins for key in join.keys]

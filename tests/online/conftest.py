@@ -39,6 +39,7 @@ def daily_churn_spec(path: Path, rows: int = 1500) -> dict[str, Any]:
         time={
             "column": "signup_date",
             "grain": "daily",
+            "partitions": "daily",  # the inference log is materialized a day at a time
             "start": "2024-01-01",
             "end": "2024-01-11",
         },
@@ -134,7 +135,7 @@ def serving(
 def raw_rows(platform: Platform, spec_name: str) -> pl.DataFrame:
     """The spec's raw table as the batch path stored it, without the columns the platform adds."""
     frame = pl.read_delta(str(platform.home / "tables" / spec_name / "raw"))
-    return frame.drop("_event_time", "_partition", strict=False)
+    return frame.drop("_event_time", "_partition", "_window", strict=False)
 
 
 def json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:

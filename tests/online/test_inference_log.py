@@ -36,13 +36,17 @@ LOG_ONLY = {
 
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory):
-    """A trained daily churn spec, then 120 rows sent to its service (half of them with their
-    label, every one with an e-mail address), in requests of 1 to 20 rows over both endpoints."""
+    """A trained daily churn spec, then 120 rows it never trained on sent to its service (half of
+    them with their label, every one with an e-mail address), in requests of 1 to 20 rows."""
     with module_platform(tmp_path_factory.mktemp("inference-log")) as platform:
         platform.write_spec(daily_churn_spec(platform.data / "customers.csv"))
         summary = platform.run("churn")
         assert summary["success"], summary
-        rows = json_rows(raw_rows(platform, "churn").sample(LABELLED + UNLABELLED, seed=3))
+        # Online traffic is new rows: those the champion never trained on, as monitoring sees them.
+        predictions = pl.read_delta(str(platform.home / "tables" / "churn" / "predictions"))
+        unseen = predictions.filter(~pl.col("in_training_data"))["customer_id"]
+        raw = raw_rows(platform, "churn").filter(pl.col("customer_id").is_in(unseen.implode()))
+        rows = json_rows(raw.sample(LABELLED + UNLABELLED, seed=3))
         rows = [r | {"email": f"someone{i}@example.com"} for i, r in enumerate(rows)]
         for row in rows[LABELLED:]:
             del row["churned"]
@@ -134,9 +138,11 @@ def _materialize(
 
 def test_the_inference_log_asset_materializes_a_window_of_the_landing_table(logged):
     platform, rows = logged
-    result = _materialize(platform, ["inference_log"], "2024-01-03", "2024-01-03")
+    day = max(rows, key=lambda r: r["signup_date"])["signup_date"]  # the last day, one of several
+    assert len({r["signup_date"] for r in rows}) > 1
+    result = _materialize(platform, ["inference_log"], day, day)
     assert result.success
-    on_day = sum(r["signup_date"] == "2024-01-03" for r in rows)
+    on_day = sum(r["signup_date"] == day for r in rows)
     table = pl.read_delta(str(platform.home / "tables" / "churn" / "inference_log"))
     assert on_day > 0 and table.height == on_day
     [event] = result.get_asset_materialization_events()

@@ -70,8 +70,9 @@ def must_be(locator: Locator, enabled: bool, what: str) -> None:
 
 
 def metadata_row(page: Page, key: str) -> Locator:
-    """The row of one metadata entry in an asset's metadata table."""
-    row = page.locator("tr").filter(has=page.get_by_text(key, exact=True))
+    """The row of one metadata entry in an asset's metadata table (a column of the same name in
+    the table's column schema, listed above it, is not that row)."""
+    row = page.locator("tr").filter(has=page.get_by_text(key, exact=True)).last
     return must_see(row, f"metadata row `{key}`")
 
 
