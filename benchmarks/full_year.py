@@ -1,7 +1,9 @@
 """Full-year benchmark: the platform's Dagster run against a plain polars + LightGBM floor.
 
 Two modes run the same work on the 2013 NYC flights (12 monthly partitions, 365 daily
-monitoring windows), each in its own fresh subprocess so that peak memory is per mode:
+monitoring windows), each in its own fresh subprocess so that peak memory is per mode.
+`--months N` keeps the first N months; `--replicate K` repeats every flight K times (each
+copy with its own flight number) in a Parquet source, so `--replicate 30` is 10 million rows:
 
 * `floor` calls the domain functions directly (no Dagster, no MLflow) and writes
   every stage's table to Parquet in a temporary folder: ingest, validate,
@@ -14,7 +16,8 @@ A background thread samples the process's resident memory (VmRSS) every 50 ms,
 so each stage gets the peak inside its own time window. The result is one
 markdown table on stdout; progress goes to stderr.
 
-Run from the project root: `.venv/bin/python benchmarks/full_year.py [--repeat N] [--json PATH]`.
+Run from the project root:
+`.venv/bin/python benchmarks/full_year.py [--repeat N] [--months N] [--replicate K] [--json PATH]`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +46,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_NAME = "flights"
-YEAR = (dt.datetime(2013, 1, 1), dt.datetime(2014, 1, 1))
+FLIGHT_NUMBER_STEP = 10_000  # flight numbers stay below it; copy k adds k times it
 STAGES = ("ingest", "validate", "features", "split", "train", "evaluate", "score", "drift")
 STEP_STAGES = {
     f"{SPEC_NAME}__raw": "ingest",
@@ -151,7 +155,11 @@ def run_floor() -> dict[str, Any]:
         out = Path(folder)
         run_start = time.time()
         with stage("ingest"):
-            raw = read_raw_batch(spec, YEAR, None).frame
+            span = (
+                dt.datetime.combine(spec.time.start, dt.time()),
+                dt.datetime.combine(spec.time.end, dt.time()),
+            )
+            raw = read_raw_batch(spec, span, None).frame
             raw.write_parquet(out / "raw.parquet")
         with stage("validate"):
             outcome = validate_batch(spec, raw)
@@ -216,6 +224,48 @@ def run_floor() -> dict[str, Any]:
         "roc_auc": metrics["roc_auc"],
         "rows": {"raw": raw.height, "rejected": outcome.rejected.height, "test": test.height},
     }
+
+
+def prepare_source(months: int, replicate: int, folder: Path) -> dict[str, str]:
+    """The environment that makes `flights` the first `months` of 2013, each flight `replicate`
+    times, read from Parquet; the built-in spec unchanged for the whole year once."""
+    if months == 12 and replicate == 1:
+        return {}
+    import polars as pl
+    import yaml
+
+    from mlops_assets.ingest.sources import resolve_uri
+
+    builtin = ROOT / "mlops_assets" / "specs" / "builtin" / f"{SPEC_NAME}.yaml"
+    spec = yaml.safe_load(builtin.read_text())
+    end = dt.date(2013 + months // 12, months % 12 + 1, 1)
+    with zipfile.ZipFile(resolve_uri(spec["source"]["uri"])) as archive:
+        [member] = archive.namelist()
+        text = archive.read(member)
+    flights = pl.read_csv(text, infer_schema_length=None, null_values=["NA"]).filter(
+        pl.col("month") <= months
+    )
+    if replicate > 1:
+        assert flights["flight"].max() < FLIGHT_NUMBER_STEP
+        flights = pl.concat(
+            flights.with_columns(pl.col("flight") + copy * FLIGHT_NUMBER_STEP)
+            for copy in range(replicate)
+        )
+    source = folder / "flights.parquet"
+    flights.write_parquet(source)
+    spec["source"] = {"uri": str(source), "format": "parquet"}
+    spec["time"]["end"] = end.isoformat()
+    if months < 12:  # the year's split (8 months train, 1 valid, 3 test) in proportion
+        start, days = dt.date(2013, 1, 1), (end - dt.date(2013, 1, 1)).days
+        spec["split"] = {
+            "valid_start": (start + dt.timedelta(days=round(days * 8 / 12))).isoformat(),
+            "test_start": (start + dt.timedelta(days=round(days * 9 / 12))).isoformat(),
+        }
+    specs = folder / "specs"
+    specs.mkdir()
+    (specs / f"{SPEC_NAME}.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    progress(f"source: {flights.height:,} rows of {source} through {end}")
+    return {"MLOPS_SPECS_PATH": str(specs), "MLOPS_BUILTIN_SPECS": "0"}
 
 
 def _kind(entry: Any) -> str:
@@ -368,7 +418,7 @@ def run_platform() -> dict[str, Any]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def run_child(mode: str) -> dict[str, Any]:
+def run_child(mode: str, env: dict[str, str]) -> dict[str, Any]:
     """Run one mode in a fresh interpreter; its own wall time includes startup and imports."""
     with tempfile.NamedTemporaryFile(prefix=f"bench-{mode}-", suffix=".json") as out:
         command = [
@@ -381,7 +431,12 @@ def run_child(mode: str) -> dict[str, Any]:
         ]
         started = time.time()
         child = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         assert child.stdout is not None
         tail: list[str] = []
@@ -524,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="runs per mode; report the median")
     parser.add_argument("--json", type=Path, help="also save the raw numbers here")
+    parser.add_argument("--months", type=int, default=12, choices=range(1, 13), metavar="1..12")
+    parser.add_argument("--replicate", type=int, default=1, help="copies of every flight")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -534,12 +591,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     host = machine()
+    host["data"] = f"{args.months} month(s) x {args.replicate}"
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
-    for index in range(args.repeat):
-        for mode in MODES:
-            progress(f"run {index + 1}/{args.repeat}: {mode} in a fresh process")
-            runs[mode].append(run_child(mode))
-            progress(f"{mode}: {runs[mode][-1]['process_s']:.1f} s")
+    with tempfile.TemporaryDirectory(prefix="bench-source-") as folder:
+        env = prepare_source(args.months, args.replicate, Path(folder))
+        for index in range(args.repeat):
+            for mode in MODES:
+                progress(f"run {index + 1}/{args.repeat}: {mode} in a fresh process")
+                runs[mode].append(run_child(mode, env))
+                progress(f"{mode}: {runs[mode][-1]['process_s']:.1f} s")
     results = {mode: median_result(mode_runs) for mode, mode_runs in runs.items()}
     print(render(results, args.repeat, host))
     if args.json:

@@ -8,12 +8,16 @@ The config keys follow dagster-mlflow's (`experiment_name`,
 `mlflow_tracking_uri`, `extra_tags`) and so does the `dagster_run_id` tag.
 """
 
+from __future__ import annotations
+
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import mlflow
-from mlflow.tracking import MlflowClient
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
 def default_tracking_uri() -> str:
@@ -41,6 +45,9 @@ class MlflowTracking(dg.ConfigurableResource):
     extra_tags: dict[str, str] = {}
 
     def client(self) -> MlflowClient:
+        import mlflow
+        from mlflow.tracking import MlflowClient
+
         if self.mlflow_tracking_uri.startswith("sqlite:///"):
             Path(self.mlflow_tracking_uri.removeprefix("sqlite:///")).parent.mkdir(
                 parents=True, exist_ok=True

@@ -4,12 +4,11 @@ import base64
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import mlflow.pyfunc
 import numpy as np
 import polars as pl
-from mlflow.entities import Metric
 
 from mlops_assets.assets.metadata import mlflow_link
 from mlops_assets.assets.naming import SpecAssets
@@ -30,26 +29,30 @@ from mlops_assets.serving.reference import EXPECTATIONS_FILE, reference_sample
 from mlops_assets.serving.registered import LoadedModel
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.model_ref import RegisteredModel
-from mlops_assets.training.packaged_model import to_model_input
 from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import SPLIT
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
+
+if TYPE_CHECKING:
+    import mlflow.pyfunc
 
 MODEL_BEATS_BASELINE = "model_beats_baseline"
 TEST_METRIC_MEETS_FLOOR = "test_metric_meets_floor"
 
 
 def score(
-    loaded: mlflow.pyfunc.PyFuncModel, frame: pl.DataFrame, ref: RegisteredModel
+    loaded: "mlflow.pyfunc.PyFuncModel", frame: pl.DataFrame, ref: RegisteredModel
 ) -> np.ndarray:
     """Scores from the registered model, exactly as a consumer of the registry would get them."""
+    from mlops_assets.training.packaged_model import to_model_input
+
     output = loaded.predict(to_model_input(frame, ref.features, ref.categorical))
     return np.asarray(output, dtype=np.float64)
 
 
 def test_window_expectations(
-    spec, training_set: pl.DataFrame, loaded: mlflow.pyfunc.PyFuncModel, ref: RegisteredModel
+    spec, training_set: pl.DataFrame, loaded: "mlflow.pyfunc.PyFuncModel", ref: RegisteredModel
 ) -> Expectations:
     """The model's test windows measured as the drift asset will measure its monitoring windows:
     the yardstick monitoring holds later windows to (`mlops_assets/policy/retraining.py`)."""
@@ -113,6 +116,9 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
         mlflow_tracking: MlflowTracking,
     ):
         """How good the model is on data it never saw, and whether that beats guessing."""
+        import mlflow.pyfunc
+        from mlflow.entities import Metric
+
         frame = delta.read(names.training_set, version=model.training_set_version)
         train, test = frame.filter(pl.col(SPLIT) == "train"), frame.filter(pl.col(SPLIT) == "test")
         mlflow_tracking.client()

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import special
-from scipy.stats import chi2, distributions
 
 PSI_EPSILON = 1e-4
 """Proportion given to an empty bin so PSI stays finite."""
@@ -162,6 +160,8 @@ def psi_from_counts(reference_counts: np.ndarray, current_counts: np.ndarray) ->
 
 def jensen_shannon_from_counts(reference_counts: np.ndarray, current_counts: np.ndarray) -> float:
     """Jensen-Shannon distance (square root of the base-2 divergence), in [0, 1]."""
+    from scipy import special
+
     if reference_counts.sum() == 0 or current_counts.sum() == 0:
         return math.nan
     p = _proportions(reference_counts)
@@ -175,6 +175,8 @@ def chi_square_from_counts(
     reference_counts: np.ndarray, current_counts: np.ndarray
 ) -> tuple[float, float]:
     """Goodness of fit of the current counts to the reference proportions."""
+    from scipy.stats import chi2
+
     keep = (reference_counts > 0) | (current_counts > 0)
     reference_counts = reference_counts[keep]
     current_counts = current_counts[keep]
@@ -218,6 +220,8 @@ def _ecdf_gap(a: np.ndarray, b: np.ndarray, at: np.ndarray) -> float:
 
 def ks_sorted(reference: NumericSample, current: NumericSample) -> tuple[float, float]:
     """Two-sample KS statistic (exact) and asymptotic two-sided p-value."""
+    from scipy.stats import distributions
+
     a, b = reference.values, current.values
     if a.size == 0 or b.size == 0:
         return math.nan, math.nan

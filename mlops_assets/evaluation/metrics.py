@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sklearn import metrics as skm
 
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
@@ -57,6 +56,8 @@ def _check_lengths(task: str, y_true: np.ndarray, y_score: np.ndarray) -> None:
 
 
 def _binary_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     y = _as_1d("y_true", "binary", y_true)
     p = _as_1d("y_score", "binary", y_score).astype(float)
     _check_lengths("binary", y, p)
@@ -79,6 +80,8 @@ def _binary_metrics(y_true: np.ndarray, y_score: np.ndarray, threshold: float) -
 def _multiclass_metrics(
     y_true: np.ndarray, y_score: np.ndarray, n_classes: int | None
 ) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     y = _as_1d("y_true", "multiclass", y_true)
     proba = np.asarray(y_score, dtype=float)
     if proba.ndim != 2:
@@ -103,6 +106,8 @@ def _multiclass_metrics(
 
 
 def _regression_metrics(y_true: np.ndarray, y_score: np.ndarray) -> dict[str, float]:
+    from sklearn import metrics as skm
+
     y = _as_1d("y_true", "regression", y_true).astype(float)
     pred = _as_1d("y_score", "regression", y_score).astype(float)
     _check_lengths("regression", y, pred)

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
 import polars as pl
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-from matplotlib.axes import Axes
-
 from mlops_assets.evaluation.metrics import TASKS, calibration_table
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 _MAX_SCATTER_POINTS = 5_000
 _SCATTER_SEED = 0
 _DPI = 90
+
+
+def _pyplot():
+    """pyplot on the file-only Agg backend, imported on first use (it is slow to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _reliability_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
@@ -119,6 +127,7 @@ def evaluation_plot_png(
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     try:
         if task == "binary":

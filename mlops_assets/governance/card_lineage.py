@@ -7,6 +7,8 @@ started. The decision and the gate's evidence table are handed over by the
 gate itself, which records them in the same step.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 import io
 import json
@@ -14,11 +16,10 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import polars as pl
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from mlops_assets.evaluation import PRIMARY_METRIC
 from mlops_assets.governance.actors import actor_of, launched_by, trigger_of
@@ -26,6 +27,9 @@ from mlops_assets.governance.model_card import DriftStatus, ModelCard
 from mlops_assets.governance.recorded_events import metadata_values, newest_materialization
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.model_ref import RegisteredModel
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class LineageKeys:
 
 def run_artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:
     """The text of one artifact of an MLflow run, or None if the run has no such artifact."""
+    from mlflow.exceptions import MlflowException
+
     with tempfile.TemporaryDirectory() as folder:
         try:
             local = client.download_artifacts(run_id, path, folder)

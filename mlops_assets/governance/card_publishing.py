@@ -1,8 +1,13 @@
 """Putting a model card where MLflow users look: an artifact of the version's run, linked from the version."""
 
-from mlflow.tracking import MlflowClient
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from mlops_assets.governance.model_card import ModelCard
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 CARD_ARTIFACT = "model_card.md"
 CARD_TAG = "mlops.model_card"

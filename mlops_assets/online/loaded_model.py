@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-from mlflow.tracking import MlflowClient
 
 from mlops_assets.training.encoding import FeatureEncoding
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 DEFAULT_THRESHOLD = 0.5
 

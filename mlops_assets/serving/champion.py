@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 CHAMPION = "champion"
 PREVIOUS_CHAMPION = "previous_champion"
@@ -37,6 +38,8 @@ class AliasMove:
 
 def champion_version(client: MlflowClient, model_name: str) -> str | None:
     """The version the `champion` alias points at, or None before the first promotion."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return str(client.get_model_version_by_alias(model_name, CHAMPION).version)
     except MlflowException:
@@ -44,6 +47,8 @@ def champion_version(client: MlflowClient, model_name: str) -> str | None:
 
 
 def alias_version(client: MlflowClient, model_name: str, alias: str) -> str | None:
+    from mlflow.exceptions import MlflowException
+
     try:
         return str(client.get_model_version_by_alias(model_name, alias).version)
     except MlflowException:

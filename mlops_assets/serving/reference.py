@@ -12,15 +12,16 @@ import datetime as dt
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import mlflow
 import polars as pl
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from mlops_assets.policy.retraining import Expectations
 from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import ROW_KEY, SPLIT
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 REFERENCE_SEED = 13
 DATA_THROUGH_TAG = "mlops.data_through"
@@ -59,6 +60,9 @@ class ChampionRecord:
 @functools.lru_cache(maxsize=16)
 def _recorded_expectations(run_id: str) -> dict | None:
     """The version's `evaluation/expectations.json`, written by its evaluation (None before it)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     try:
         return mlflow.artifacts.load_dict(f"runs:/{run_id}/evaluation/{EXPECTATIONS_FILE}")
     except (MlflowException, OSError):

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
-import mlflow.pyfunc
 import numpy as np
 import polars as pl
 
 from mlops_assets.training.encoding import FeatureEncoding
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +43,8 @@ class LoadedModel:
 
 @functools.lru_cache(maxsize=8)
 def _load(tracking_uri: str, name: str, version: str) -> LoadedModel:
+    import mlflow.pyfunc
+
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     wrapped = mlflow.pyfunc.load_model(f"models:/{name}/{version}").unwrap_python_model()
@@ -49,4 +53,6 @@ def _load(tracking_uri: str, name: str, version: str) -> LoadedModel:
 
 def load_version(name: str, version: str) -> LoadedModel:
     """Model `version` of `name` from the current tracking store (cached per process)."""
+    import mlflow.pyfunc
+
     return _load(mlflow.get_tracking_uri(), name, str(version))

@@ -10,10 +10,11 @@ sit in the registry without a recorded decision.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
 
 GATE_TAG = "mlops.gate"
 GATE_REASON_TAG = "mlops.gate_reason"
@@ -57,6 +58,8 @@ def pending_versions(client: MlflowClient, model_name: str) -> list[ModelVersion
 
 def _training_dagster_run(client: MlflowClient, model_version: ModelVersion) -> str:
     """The Dagster run recorded on the version's MLflow run (for a version killed before its tags)."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_run(model_version.run_id).data.tags.get("dagster_run_id", "")
     except MlflowException:

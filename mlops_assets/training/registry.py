@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import lightgbm
-import mlflow
 import polars as pl
-from mlflow.models import infer_signature
-from mlflow.tracking import MlflowClient
 
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.gate_record import mark_pending
 from mlops_assets.training.model_ref import RegisteredModel
-from mlops_assets.training.packaged_model import TabularLightGBM, to_model_input, write_artifacts
 from mlops_assets.training.trainer import TrainedBooster
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
 
 
 def _requirements() -> list[str]:
@@ -44,6 +43,16 @@ def log_and_register(
     tags: dict[str, str],
 ) -> RegisteredModel:
     """One MLflow run per model version: params, metrics, input data, spec, model; then register it."""
+    import lightgbm
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from mlops_assets.training.packaged_model import (
+        TabularLightGBM,
+        to_model_input,
+        write_artifacts,
+    )
+
     encoding = trained.encoding
     run_tags = {
         "mlops.spec": spec.name,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
 
 
 def best_f1_threshold(y_true: np.ndarray, y_prob: np.ndarray) -> float:
     """The probability cut-off with the highest F1 on held-out rows (0.5 when undefined)."""
+    from sklearn.metrics import precision_recall_curve
+
     if len(np.unique(y_true)) < 2:
         return 0.5
     precision, recall, thresholds = precision_recall_curve(y_true, y_prob)

@@ -8,8 +8,8 @@ version and spec give the same model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import polars as pl
 
@@ -18,6 +18,9 @@ from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, SOURCE_ROW, WIN
 from mlops_assets.specs.model import DatasetSpec
 from mlops_assets.training.encoding import FeatureEncoding
 from mlops_assets.training.split import ROW_KEY, SPLIT
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 OBJECTIVES = {
     "binary": {"objective": "binary", "metric": "binary_logloss"},
@@ -109,6 +112,8 @@ def select_features(
 
 def train_booster(spec: DatasetSpec, frame: pl.DataFrame, candidates: list[str]) -> TrainedBooster:
     """Fit on the train split with early stopping on the valid split; the test split is never read."""
+    import lightgbm as lgb
+
     train = frame.filter(pl.col(SPLIT) == "train")
     valid = frame.filter(pl.col(SPLIT) == "valid")
     features, categorical, excluded = select_features(spec, train, candidates)

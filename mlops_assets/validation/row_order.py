@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from mlops_assets.specs.model import DatasetSpec
 
@@ -56,6 +55,8 @@ def monotone_columns(frame: pl.DataFrame, skip: set[str]) -> list[str]:
 
 def target_drift_along_rows(target: pl.Series, task: str) -> str | None:
     """A description of how the target moves along the row order, or None when it does not."""
+    from scipy import stats
+
     values = target.drop_nulls()
     n = values.len()
     if n < MIN_ROWS:

@@ -11,13 +11,16 @@ silently.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
 
 from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION, WINDOW, hour_expr
 from mlops_assets.specs.expressions import compile_expression
 from mlops_assets.specs.model import ColumnSpec, DatasetSpec
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
 
 ROW = "_row"
 REJECTION_REASONS = "_rejection_reasons"
@@ -125,6 +128,8 @@ def target_expr(spec: DatasetSpec, schema: pl.Schema) -> pl.Expr:
 
 
 def _column_schema(name: str, rules: ColumnSpec, dtype: pl.DataType) -> pa.Column:
+    import pandera.polars as pa
+
     checks = []
     if rules.min is not None and rules.max is not None:
         checks.append(pa.Check.in_range(rules.min, rules.max))
@@ -147,6 +152,8 @@ def pandera_schema(
     `labelled=False` is for rows scored before their outcome is known (online requests):
     the target may then be missing, and is checked only where it is there.
     """
+    import pandera.polars as pa
+
     columns = {
         name: _column_schema(name, rules, frame_schema[name])
         for name, rules in spec.columns.items()
@@ -315,6 +322,8 @@ def validate_batch(
 
     `labelled=False` validates rows whose label is not known yet (see `pandera_schema`).
     """
+    import pandera.polars as pa
+
     raw = raw.with_row_index(ROW)
     missing = [c for c in required_columns(spec) if c not in raw.columns]
     if missing:

@@ -23,6 +23,7 @@ import yaml
 
 from tests.conftest import ROOT, churn_spec, customers_table, free_port, require_service
 from tests.monitoring.promql_names import metric_names
+from tests.online.conftest import raw_rows
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +86,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScoredPlatform]
         time={
             "column": "signup_date",
             "grain": "daily",
+            "partitions": "daily",  # one series point per day partition
             "start": "2024-01-01",
             "end": "2024-01-11",
         },
@@ -181,9 +183,7 @@ def serving(scored: ScoredPlatform) -> Iterator[Serving]:
             except OSError:
                 assert time.monotonic() < deadline, f"mlops serve never ready: {log.read_text()}"
                 time.sleep(0.5)
-        raw = pl.read_delta(str(scored.home / "tables" / SPEC / "raw")).drop(
-            "_event_time", "_partition"
-        )
+        raw = raw_rows(scored, SPEC)
         rows = json.loads(
             raw.filter(pl.col("tenure_months") != "-1").head(SERVED_ROWS).write_json()
         )
