@@ -80,7 +80,8 @@ class FeatureEncoding:
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise ValueError(f"feature column(s) {missing} are missing from the input")
-        return frame.select(self._matrix_columns).to_numpy().astype(np.float64, copy=False)
+        # Row-major, as LightGBM reads it: a column-major matrix is copied on every predict.
+        return np.ascontiguousarray(frame.select(self._matrix_columns).to_numpy(), dtype=np.float64)
 
     def unseen_categories(self, frame: pl.DataFrame) -> dict[str, int]:
         """How many values of each categorical column were not seen in training."""
