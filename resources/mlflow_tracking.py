@@ -9,6 +9,7 @@ The config keys follow dagster-mlflow's (`experiment_name`,
 """
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -16,19 +17,24 @@ import mlflow
 from mlflow.tracking import MlflowClient
 
 
-def default_tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI` if set, else a SQLite store inside `DAGSTER_HOME`."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
+def default_tracking_uri(environ: Mapping[str, str] | None = None) -> str:
+    """`MLFLOW_TRACKING_URI` if set, else a SQLite store inside `DAGSTER_HOME`.
+
+    `environ` defaults to this process's environment (a supervisor passes its children's).
+    """
+    env = os.environ if environ is None else environ
+    if env.get("MLFLOW_TRACKING_URI"):
+        return env["MLFLOW_TRACKING_URI"]
+    home = Path(env.get("DAGSTER_HOME", ".dagster_home")).resolve()
     return f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
 
 
-def default_artifact_root() -> str | None:
+def default_artifact_root(environ: Mapping[str, str] | None = None) -> str | None:
     """Artifact folder for a local store; a tracking server chooses its own."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ.get("MLFLOW_ARTIFACT_ROOT")
-    home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
+    env = os.environ if environ is None else environ
+    if env.get("MLFLOW_TRACKING_URI"):
+        return env.get("MLFLOW_ARTIFACT_ROOT")
+    home = Path(env.get("DAGSTER_HOME", ".dagster_home")).resolve()
     return (home / "mlflow" / "artifacts").as_uri()
 
 
