@@ -16,6 +16,8 @@ import dagster as dg
 import mlflow
 from mlflow.tracking import MlflowClient
 
+from resources.mlflow_links import MlflowLinks
+
 
 def default_tracking_uri(environ: Mapping[str, str] | None = None) -> str:
     """`MLFLOW_TRACKING_URI` if set, else a SQLite store inside `DAGSTER_HOME`.
@@ -67,19 +69,23 @@ class MlflowTracking(dg.ConfigurableResource):
         )
         return client.create_experiment(name, artifact_location=artifact_location)
 
-    def ui_url(self) -> str | None:
-        """The MLflow UI: `MLFLOW_UI_URL`, else the tracking server itself; None for a local store."""
-        base = os.environ.get("MLFLOW_UI_URL") or (
-            self.mlflow_tracking_uri if self.mlflow_tracking_uri.startswith("http") else None
-        )
-        return base.rstrip("/") if base else None
+    def links(self) -> MlflowLinks:
+        """Links into the MLflow UI of this store (see `resources.mlflow_links`)."""
+        return MlflowLinks.for_tracking_uri(self.mlflow_tracking_uri)
 
-    def run_url(self, experiment_id: str, run_id: str) -> str | None:
-        """Link to a run in the MLflow UI, when a tracking server is configured."""
-        base = self.ui_url()
-        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if base else None
+    def ui_url(self) -> str:
+        """The MLflow UI: `MLOPS_MLFLOW_UI_URL` or `MLFLOW_UI_URL`, else the tracking server
+        itself, else the UI `make run` starts over the embedded store (http://127.0.0.1:5000)."""
+        return self.links().base
 
-    def model_version_url(self, model_name: str, version: str) -> str | None:
-        """Link to a registered model version in the MLflow UI, when one is configured."""
-        base = self.ui_url()
-        return f"{base}/#/models/{model_name}/versions/{version}" if base else None
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        """Link to a run in the MLflow UI."""
+        return self.links().run(experiment_id, run_id)
+
+    def model_version_url(self, model_name: str, version: str) -> str:
+        """Link to a registered model version in the MLflow UI."""
+        return self.links().model_version(model_name, version)
+
+    def artifact_url(self, experiment_id: str, run_id: str, path: str) -> str:
+        """Link to one artifact of a run in the MLflow UI."""
+        return self.links().artifact(experiment_id, run_id, path)

@@ -48,6 +48,9 @@ from mlops_assets.training.split import SPLIT
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
 
+# The gate's decision, logged on the challenger's training run.
+DECISION_ARTIFACT = "promotion/decision.json"
+
 
 def _run_status(instance: dg.DagsterInstance):
     def finished(run_id: str) -> str | None:
@@ -169,7 +172,8 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
             "abandoned_versions": abandoned,
             "checks": {check.name: check.passed for check in verdict.checks},
         }
-        client.log_dict(model.run_id, decision, "promotion/decision.json")
+        client.log_dict(model.run_id, decision, DECISION_ARTIFACT)
+        links = mlflow_tracking.links()
         if verdict.passed:
             move_champion(
                 client,
@@ -223,6 +227,17 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 "evidence": dg.MetadataValue.md(evidence),
                 "decision_json": dg.MetadataValue.json(
                     json.loads(json.dumps(decision, default=str))
+                ),
+                "mlflow_challenger_version": dg.MetadataValue.url(
+                    links.model_version(spec.model_name, model.version)
+                ),
+                "mlflow_champion_version": dg.MetadataValue.url(
+                    links.model_version(spec.model_name, decision["champion_after"])
+                    if decision["champion_after"]
+                    else links.registered_model(spec.model_name)
+                ),
+                "mlflow_decision_record": dg.MetadataValue.url(
+                    links.artifact(model.experiment_id, model.run_id, DECISION_ARTIFACT)
                 ),
             },
         )

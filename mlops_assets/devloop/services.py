@@ -20,9 +20,8 @@ from pathlib import Path
 
 from mlops_assets.devloop.supervisor import ChildSpec, Supervisor, say
 from mlops_assets.specs.loader import SPECS_PATH_ENV
+from resources.mlflow_links import LEGACY_UI_URL_ENV, UI_URL_ENV
 from resources.mlflow_tracking import default_artifact_root, default_tracking_uri
-
-MLFLOW_UI_ENV = "MLOPS_MLFLOW_UI_URL"
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,8 @@ def child_environment(settings: DevSettings) -> dict[str, str]:
     env["DAGSTER_HOME"] = str(home.resolve())
     if settings.specs_dir is not None and not env.get(SPECS_PATH_ENV):
         env[SPECS_PATH_ENV] = str(settings.specs_dir.resolve())
-    env.setdefault(MLFLOW_UI_ENV, settings.mlflow_url)
+    if not (env.get(UI_URL_ENV) or env.get(LEGACY_UI_URL_ENV)):
+        env[UI_URL_ENV] = settings.mlflow_url  # metadata links point at the UI started here
     # The MLflow server's background job consumers (GenAI jobs) are not used here: a
     # dozen idle processes on a laptop for nothing.
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
