@@ -100,6 +100,10 @@ class Supervisor:
         """The pid of each child by name (each is also its process group id)."""
         return {r.spec.name: r.process.pid for r in self._running}
 
+    def returncodes(self) -> dict[str, int | None]:
+        """Each child's exit code by name; None while it runs."""
+        return {r.spec.name: r.process.poll() for r in self._running}
+
     def descendants(self) -> list[psutil.Process]:
         """Every live process below the supervisor (children, their workers, adopted orphans)."""
         try:
