@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -161,6 +162,23 @@ def prepare_mlflow_store(env: dict[str, str]) -> None:
     SqlAlchemyStore(uri, _artifact_root(env)).engine.dispose()
 
 
+def busy_ports(settings: DevSettings) -> list[str]:
+    """The ports `mlops dev` needs that something else already listens on, each named."""
+    wanted = [("Dagster UI", settings.host, settings.port, "PORT")]
+    if settings.starts_mlflow:
+        wanted.append(("MLflow UI", "127.0.0.1", settings.mlflow_port, "MLFLOW_PORT"))
+    wanted.append(("metrics exporter", "127.0.0.1", settings.exporter_port, "EXPORTER_PORT"))
+    busy = []
+    for name, host, port, variable in wanted:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError:
+                busy.append(f"{name} port {port} is in use (make run {variable}=...)")
+    return busy
+
+
 def _announce_when_ready(name: str, url: str, probe: str, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
@@ -173,6 +191,11 @@ def _announce_when_ready(name: str, url: str, probe: str, stop: threading.Event)
 
 def run_dev(settings: DevSettings, grace_seconds: float = 5.0) -> int:
     """Start the local platform and block until Ctrl+C (or a server exits); stop every process."""
+    busy = busy_ports(settings)
+    if busy:
+        for line in busy:
+            say(f"cannot start: {line}")
+        return 2
     env = child_environment(settings)
     if settings.specs_dir is not None:
         settings.specs_dir.mkdir(parents=True, exist_ok=True)

@@ -82,6 +82,7 @@ class Supervisor:
     log: Callable[[str], None] = field(default=lambda message: say(message))
     _running: list[_Running] = field(default_factory=list, init=False)
     _signal: int | None = field(default=None, init=False)
+    _hurry: bool = field(default=False, init=False)
 
     def start(self) -> None:
         """Start every child in its own session (its own process group)."""
@@ -113,7 +114,7 @@ class Supervisor:
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self._signal is not None:  # a second Ctrl+C: no more waiting
-            self.grace_seconds = 0.0
+            self._hurry = True
         self._signal = signum
 
     def wait(self, poll_seconds: float = 0.2) -> int:
@@ -155,7 +156,7 @@ class Supervisor:
                 if os.getpgid(process.pid) not in groups:
                     process.terminate()
         deadline = time.monotonic() + self.grace_seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._hurry:
             self._reap_orphans()
             known.update({p.pid: p for p in self.descendants()})
             if not any(_alive(p) for p in known.values()):

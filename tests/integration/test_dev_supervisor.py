@@ -180,3 +180,41 @@ def test_a_signal_to_the_supervisor_stops_every_descendant(tmp_path: Path, signu
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_a_second_ctrl_c_kills_at_once_without_waiting_the_grace_time(tmp_path: Path):
+    script = tmp_path / "supervise.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            from mlops_assets.devloop.supervisor import ChildSpec, Supervisor
+            stubborn = ChildSpec("stubborn", [sys.executable, "-c", {textwrap.dedent(STUBBORN)!r}])
+            supervisor = Supervisor([stubborn], grace_seconds=60.0)
+            supervisor.start()
+            sys.exit(supervisor.wait())
+            """
+        )
+    )
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=Path(__file__).resolve().parents[2],
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        pids: list[int] = []
+        while not pids and time.monotonic() < deadline:
+            pids = [p.pid for p in psutil.Process(process.pid).children(recursive=True)]
+            time.sleep(0.1)
+        time.sleep(0.5)  # the stubborn child has set its signal handlers
+        os.killpg(process.pid, signal.SIGINT)
+        time.sleep(0.5)
+        os.killpg(process.pid, signal.SIGINT)
+        process.wait(timeout=10)
+        assert _all_gone(pids) == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
