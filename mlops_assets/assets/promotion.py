@@ -37,6 +37,7 @@ from mlops_assets.serving.champion import champion_version, move_champion
 from mlops_assets.serving.reference import champion_record
 from mlops_assets.serving.registered import load_version
 from mlops_assets.training.gate_record import (
+    DECISION_ARTIFACT,
     PROMOTED,
     REJECTED,
     abandon_orphans,
@@ -47,9 +48,6 @@ from mlops_assets.training.scope import ScopeError
 from mlops_assets.training.split import SPLIT
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
-
-# The gate's decision, logged on the challenger's training run.
-DECISION_ARTIFACT = "promotion/decision.json"
 
 
 def _run_status(instance: dg.DagsterInstance):
@@ -210,6 +208,17 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
             asset_key=names.promotion,
             metadata={
                 "decision": decision["decision"],
+                "mlflow_challenger_version": dg.MetadataValue.url(
+                    links.model_version(spec.model_name, model.version)
+                ),
+                "mlflow_champion_version": dg.MetadataValue.url(
+                    links.model_version(spec.model_name, decision["champion_after"])
+                    if decision["champion_after"]
+                    else links.registered_model(spec.model_name)
+                ),
+                "mlflow_decision_record": dg.MetadataValue.url(
+                    links.artifact(model.experiment_id, model.run_id, DECISION_ARTIFACT)
+                ),
                 "challenger_version": dg.MetadataValue.int(int(model.version)),
                 "champion_version": dg.MetadataValue.int(int(decision["champion_after"] or 0)),
                 "champion_before": champion or "none",
@@ -227,17 +236,6 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 "evidence": dg.MetadataValue.md(evidence),
                 "decision_json": dg.MetadataValue.json(
                     json.loads(json.dumps(decision, default=str))
-                ),
-                "mlflow_challenger_version": dg.MetadataValue.url(
-                    links.model_version(spec.model_name, model.version)
-                ),
-                "mlflow_champion_version": dg.MetadataValue.url(
-                    links.model_version(spec.model_name, decision["champion_after"])
-                    if decision["champion_after"]
-                    else links.registered_model(spec.model_name)
-                ),
-                "mlflow_decision_record": dg.MetadataValue.url(
-                    links.artifact(model.experiment_id, model.run_id, DECISION_ARTIFACT)
                 ),
             },
         )
