@@ -9,11 +9,14 @@ run, model version and artifact the link names exist through the server's REST A
 from __future__ import annotations
 
 import json
-import os
 import re
+import shutil
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -25,10 +28,22 @@ from mlops_assets.devloop.services import (
     prepare_mlflow_store,
 )
 from mlops_assets.devloop.supervisor import Supervisor
-from tests.conftest import churn_spec, free_port
+from tests.conftest import ROOT, Platform, churn_spec, free_port, require_service
 
 pytestmark = pytest.mark.slow
 LINK_ASSETS = ("model", "evaluation", "promotion", "model_card")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = ROOT / "tests" / "output" / "ui"
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -71,32 +86,89 @@ def _check_link(base: str, url: str) -> None:
         raise AssertionError(f"unknown MLflow UI route {route}")
 
 
-def test_metadata_and_model_card_links_open_in_the_mlflow_ui(platform, monkeypatch):
+@dataclass
+class LinkedStore:
+    """A materialized spec, the MLflow UI serving its store, and the links to check."""
+
+    base: str
+    instance: dg.DagsterInstance
+    metadata: dict[str, dict]
+
+    def links(self, asset: str) -> dict[str, str]:
+        return {
+            key: value.value
+            for key, value in self.metadata[asset].items()
+            if key.startswith("mlflow_") and key != "mlflow_run_id"
+        }
+
+
+def _wait_for_health(base: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"{base}/health")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"MLflow server at {base} did not answer /health")
+
+
+@pytest.fixture(scope="module")
+def linked_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LinkedStore]:
+    """One small spec materialized, then the MLflow server `make run` starts, over its store."""
+    root = tmp_path_factory.mktemp("links")
+    platform = Platform(root / "home", root / "specs", root / "data")
+    for folder in (platform.home, platform.specs, platform.data):
+        folder.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", platform.home / "dagster.yaml")
     mlflow_port = free_port()
     base = f"http://127.0.0.1:{mlflow_port}"
-    monkeypatch.delenv("MLFLOW_UI_URL", raising=False)
-    monkeypatch.setenv("MLOPS_MLFLOW_UI_URL", base)
-    raw = churn_spec(platform.data / "customers.csv", rows=600)
-    raw["training"] = {"num_boost_round": 30, "early_stopping_rounds": 5}
-    platform.write_spec(raw)
-    summary = platform.run("churn")
-    assert summary["success"], summary
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DAGSTER_HOME", str(platform.home))
+        env.setenv("MLOPS_BUILTIN_SPECS", "0")
+        env.setenv("MLOPS_SPECS_PATH", str(platform.specs))
+        env.setenv("MLOPS_MLFLOW_UI_URL", base)
+        for name in ("MLFLOW_UI_URL", "MLFLOW_TRACKING_URI", "MLOPS_DATA_ROOT"):
+            env.delenv(name, raising=False)
+        raw = churn_spec(platform.data / "customers.csv", rows=600)
+        raw["training"] = {"num_boost_round": 30, "early_stopping_rounds": 5}
+        platform.write_spec(raw)
+        summary = platform.run("churn")
+        assert summary["success"], summary
+        instance = platform.instance()
+        metadata = {
+            name: instance.get_latest_materialization_event(
+                dg.AssetKey(["churn", name])
+            ).asset_materialization.metadata
+            for name in LINK_ASSETS
+        }
+        settings = DevSettings(mlflow_port=mlflow_port, specs_dir=None)
+        child_env = child_environment(settings)
+        prepare_mlflow_store(child_env)
+        [server] = [c for c in dev_children(settings, child_env) if c.name == "mlflow server"]
+        supervisor = Supervisor([server], grace_seconds=3.0, log=lambda _m: None)
+        supervisor.start()
+        try:
+            _wait_for_health(base)
+            yield LinkedStore(base, instance, metadata)
+        finally:
+            supervisor.stop()
 
-    instance = platform.instance()
+
+def test_metadata_and_model_card_links_open_in_the_mlflow_ui(linked_store: LinkedStore):
+    base = linked_store.base
     urls: list[str] = []
     for name in LINK_ASSETS:
-        event = instance.get_latest_materialization_event(dg.AssetKey(["churn", name]))
-        metadata = event.asset_materialization.metadata
-        mlflow_entries = {k: v for k, v in metadata.items() if k.startswith("mlflow_")}
-        links = {k: v for k, v in mlflow_entries.items() if k != "mlflow_run_id"}
+        metadata = linked_store.metadata[name]
+        links = {
+            k: v for k, v in metadata.items() if k.startswith("mlflow_") and k != "mlflow_run_id"
+        }
         assert links, f"{name} has no MLflow link"
         for key, value in links.items():
             assert isinstance(value, dg.UrlMetadataValue), (name, key, value)
             assert value.value.startswith(base), (name, key, value.value)
             urls.append(value.value)
-    card_metadata = instance.get_latest_materialization_event(
-        dg.AssetKey(["churn", "model_card"])
-    ).asset_materialization.metadata
+    card_metadata = linked_store.metadata["model_card"]
     card = card_metadata["model_card"].value
     assert "file://" not in card
     card_links = re.findall(r"\]\((http[^)]+)\)", card)
@@ -105,27 +177,38 @@ def test_metadata_and_model_card_links_open_in_the_mlflow_ui(platform, monkeypat
     )
     urls += card_links
 
-    settings = DevSettings(mlflow_port=mlflow_port, specs_dir=None)
-    env = child_environment(settings)
-    prepare_mlflow_store(env)
-    [server] = [c for c in dev_children(settings, env) if c.name == "mlflow server"]
-    supervisor = Supervisor([server], grace_seconds=3.0, log=lambda _m: None)
-    supervisor.start()
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"{base}/health")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.5)
-        version = _api(base, "model-versions/get", name="churn_model", version="1")
-        description = version["model_version"]["description"]
-        assert "file://" not in description
-        urls += re.findall(r"\]\((http[^)]+)\)", description)
-        assert any(u.endswith("/artifacts/model_card.md") for u in urls), urls
-        for url in sorted(set(urls)):
-            _check_link(base, url)
-    finally:
-        supervisor.stop()
-    assert os.environ["MLOPS_MLFLOW_UI_URL"] == base
+    version = _api(base, "model-versions/get", name="churn_model", version="1")
+    description = version["model_version"]["description"]
+    assert "file://" not in description
+    urls += re.findall(r"\]\((http[^)]+)\)", description)
+    assert any(u.endswith("/artifacts/model_card.md") for u in urls), urls
+    for url in sorted(set(urls)):
+        _check_link(base, url)
+
+
+def test_the_links_show_the_run_the_version_and_the_card_in_a_browser(linked_store: LinkedStore):
+    """What a reader sees after a click: Chromium renders each MLflow UI page the link opens."""
+    require_service(CHROMIUM.exists(), "Chromium")
+    from playwright.sync_api import expect, sync_playwright
+
+    model = linked_store.links("model")
+    card = linked_store.links("model_card")
+    pages = [
+        ("mlflow_run", model["mlflow_run"], "churn-train"),
+        ("mlflow_model_version", model["mlflow_model_version"], "Version 1"),
+        ("mlflow_model_card", card["mlflow_model_card"], "Model card: churn_model v1"),
+    ]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+            page.set_default_timeout(60_000)
+            for name, url, text in pages:
+                page.goto(url)
+                try:
+                    expect(page.get_by_text(text).first).to_be_visible()
+                finally:
+                    page.screenshot(path=str(SCREENSHOTS / f"mlflow_{name}.png"), full_page=True)
+        finally:
+            browser.close()
