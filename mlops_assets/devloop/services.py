@@ -201,7 +201,10 @@ def run_dev(settings: DevSettings, grace_seconds: float = 5.0) -> int:
         settings.specs_dir.mkdir(parents=True, exist_ok=True)
     Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
     if settings.starts_mlflow:
-        prepare_mlflow_store(env)
+        try:
+            prepare_mlflow_store(env)
+        except KeyboardInterrupt:  # Ctrl+C before any server started: nothing to stop
+            return 130
     supervisor = Supervisor(dev_children(settings, env), grace_seconds=grace_seconds)
     say(f"Dagster UI       {settings.dagster_url}")
     say(f"MLflow UI        {settings.mlflow_url}")
@@ -209,7 +212,6 @@ def run_dev(settings: DevSettings, grace_seconds: float = 5.0) -> int:
     say(f"Specs folder     {env.get(SPECS_PATH_ENV, '(none)')} (add a spec, then Reload)")
     say("Ctrl+C stops every server")
     started = time.monotonic()
-    supervisor.start()
     stop = threading.Event()
     checks = [
         ("Dagster UI", settings.dagster_url, f"{settings.dagster_url}/server_info"),
@@ -219,8 +221,8 @@ def run_dev(settings: DevSettings, grace_seconds: float = 5.0) -> int:
     for check in checks if settings.starts_mlflow else [checks[0], checks[2]]:
         threading.Thread(target=_announce_when_ready, args=(*check, stop), daemon=True).start()
     try:
-        code = supervisor.wait()
+        code = supervisor.run()
     finally:
         stop.set()
-    say(f"stopped every server ({time.monotonic() - started:.0f} s after start)")
+    say(f"every server stopped (they ran {time.monotonic() - started:.0f} s)")
     return code

@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psutil
@@ -117,33 +117,48 @@ class Supervisor:
             self._hurry = True
         self._signal = signum
 
-    def wait(self, poll_seconds: float = 0.2) -> int:
-        """Block until SIGINT, SIGTERM or SIGHUP, or until a child exits; then stop them all.
-
-        Returns 0 after a signal, 1 when a child exited by itself (it is named in the log).
-        """
+    @contextlib.contextmanager
+    def _signals_handled(self) -> Iterator[None]:
+        """SIGINT, SIGTERM and SIGHUP mean "stop everything" while inside; restored after."""
         previous = {
             sig: signal.signal(sig, self._on_signal)
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         }
         try:
-            exited: _Running | None = None
-            while self._signal is None and exited is None:
-                exited = next((r for r in self._running if r.process.poll() is not None), None)
-                self._reap_orphans()
-                time.sleep(poll_seconds)
-            if exited is not None:
-                self.log(
-                    f"{exited.spec.name} exited with code {exited.process.returncode}; "
-                    "stopping the others"
-                )
-            else:
-                self.log(f"got {signal.Signals(self._signal).name}; stopping every server")
-            self.stop()
-            return 0 if exited is None else 1
+            yield
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def run(self, poll_seconds: float = 0.2) -> int:
+        """Start every child, then `wait`; a signal during the start is not lost either."""
+        with self._signals_handled():
+            self.start()
+            return self._watch(poll_seconds)
+
+    def wait(self, poll_seconds: float = 0.2) -> int:
+        """Block until SIGINT, SIGTERM or SIGHUP, or until a child exits; then stop them all.
+
+        Returns 0 after a signal, 1 when a child exited by itself (it is named in the log).
+        """
+        with self._signals_handled():
+            return self._watch(poll_seconds)
+
+    def _watch(self, poll_seconds: float) -> int:
+        exited: _Running | None = None
+        while self._signal is None and exited is None:
+            exited = next((r for r in self._running if r.process.poll() is not None), None)
+            self._reap_orphans()
+            time.sleep(poll_seconds)
+        if exited is not None:
+            self.log(
+                f"{exited.spec.name} exited with code {exited.process.returncode}; "
+                "stopping the others"
+            )
+        else:
+            self.log(f"got {signal.Signals(self._signal).name}; stopping every server")
+        self.stop()
+        return 0 if exited is None else 1
 
     def stop(self) -> None:
         """Stop every child and descendant: its stop signal first, SIGKILL after the grace time."""

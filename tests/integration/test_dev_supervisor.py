@@ -154,8 +154,7 @@ def test_a_signal_to_the_supervisor_stops_every_descendant(tmp_path: Path, signu
                 ChildSpec("stubborn", [sys.executable, "-c", {textwrap.dedent(STUBBORN)!r}]),
             ]
             supervisor = Supervisor(children, grace_seconds=1.0)
-            supervisor.start()
-            sys.exit(supervisor.wait())
+            sys.exit(supervisor.run())
             """
         )
     )
@@ -191,8 +190,7 @@ def test_a_second_ctrl_c_kills_at_once_without_waiting_the_grace_time(tmp_path: 
             from mlops_assets.devloop.supervisor import ChildSpec, Supervisor
             stubborn = ChildSpec("stubborn", [sys.executable, "-c", {textwrap.dedent(STUBBORN)!r}])
             supervisor = Supervisor([stubborn], grace_seconds=60.0)
-            supervisor.start()
-            sys.exit(supervisor.wait())
+            sys.exit(supervisor.run())
             """
         )
     )
