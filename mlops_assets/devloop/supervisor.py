@@ -13,7 +13,10 @@ supervisor, which then stops the children in order:
    including processes that moved to their own session.
 
 On Linux the supervisor is a child subreaper, so a grandchild whose parent died
-first is re-parented to it and is still found and stopped, never left to init.
+first is re-parented to it rather than to init. Every child also carries a mark
+in its environment (`MLOPS_DEV_SUPERVISOR`), inherited by whatever it starts, so
+at stop time a process that left the tree is still recognized as one of ours;
+nothing else the calling process started is ever signalled.
 """
 
 from __future__ import annotations
@@ -25,12 +28,16 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import psutil
 
 _PR_SET_CHILD_SUBREAPER = 36
+# Set in every child's environment (and so inherited by everything it starts): how the
+# supervisor recognizes its own processes even after they left its process tree.
+FAMILY_ENV = "MLOPS_DEV_SUPERVISOR"
 
 
 @dataclass(frozen=True)
@@ -83,14 +90,18 @@ class Supervisor:
     _running: list[_Running] = field(default_factory=list, init=False)
     _signal: int | None = field(default=None, init=False)
     _hurry: bool = field(default=False, init=False)
+    _family: dict[int, psutil.Process] = field(default_factory=dict, init=False)
+    _token: str = field(default_factory=lambda: f"{os.getpid()}-{uuid.uuid4().hex}", init=False)
 
     def start(self) -> None:
         """Start every child in its own session (its own process group)."""
         become_subreaper()
         for spec in self.children:
+            env = dict(os.environ if spec.env is None else spec.env)
+            env[FAMILY_ENV] = self._token
             process = subprocess.Popen(
                 list(spec.argv),
-                env=dict(spec.env) if spec.env is not None else None,
+                env=env,
                 cwd=spec.cwd,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -105,12 +116,36 @@ class Supervisor:
         """Each child's exit code by name; None while it runs."""
         return {r.spec.name: r.process.poll() for r in self._running}
 
-    def descendants(self) -> list[psutil.Process]:
-        """Every live process below the supervisor (children, their workers, adopted orphans)."""
-        try:
-            return [p for p in psutil.Process().children(recursive=True) if _alive(p)]
-        except psutil.NoSuchProcess:
-            return []
+    def descendants(self, marked: bool = False) -> list[psutil.Process]:
+        """Every live process this supervisor started or that descends from one.
+
+        Processes seen once stay in the family after their parent dies (orphans, adopted
+        by the subreaper), so they are found again; nothing else the calling process
+        started is ever included. With `marked`, also every process whose environment
+        carries this supervisor's mark, wherever it is now (slower: reads each environment).
+        """
+        children_of: dict[int, list[int]] = {}
+        for process in psutil.process_iter(["ppid"]):
+            children_of.setdefault(process.info["ppid"], []).append(process.pid)
+            if marked and process.pid not in self._family:
+                with contextlib.suppress(psutil.Error):
+                    if process.environ().get(FAMILY_ENV) == self._token:
+                        self._family[process.pid] = process
+        stack = [r.process.pid for r in self._running]
+        stack += [pid for pid, p in self._family.items() if _alive(p)]
+        visited: set[int] = set()
+        while stack:
+            pid = stack.pop()
+            if pid in visited:
+                continue
+            visited.add(pid)
+            if pid not in self._family:
+                try:
+                    self._family[pid] = psutil.Process(pid)
+                except psutil.NoSuchProcess:
+                    continue
+            stack += children_of.get(pid, [])
+        return [p for p in self._family.values() if _alive(p)]
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         if self._signal is not None:  # a second Ctrl+C: no more waiting
@@ -130,13 +165,13 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
-    def run(self, poll_seconds: float = 0.2) -> int:
+    def run(self, poll_seconds: float = 0.5) -> int:
         """Start every child, then `wait`; a signal during the start is not lost either."""
         with self._signals_handled():
             self.start()
             return self._watch(poll_seconds)
 
-    def wait(self, poll_seconds: float = 0.2) -> int:
+    def wait(self, poll_seconds: float = 0.5) -> int:
         """Block until SIGINT, SIGTERM or SIGHUP, or until a child exits; then stop them all.
 
         Returns 0 after a signal, 1 when a child exited by itself (it is named in the log).
@@ -148,6 +183,7 @@ class Supervisor:
         exited: _Running | None = None
         while self._signal is None and exited is None:
             exited = next((r for r in self._running if r.process.poll() is not None), None)
+            self.descendants()  # keeps the family known before anyone is orphaned
             self._reap_orphans()
             time.sleep(poll_seconds)
         if exited is not None:
@@ -162,7 +198,7 @@ class Supervisor:
 
     def stop(self) -> None:
         """Stop every child and descendant: its stop signal first, SIGKILL after the grace time."""
-        known = {p.pid: p for p in self.descendants()}
+        known = {p.pid: p for p in self.descendants(marked=True)}
         groups = {running.process.pid for running in self._running}
         for running in self._running:
             self._signal_group(running.process.pid, running.spec.stop_signal)
@@ -178,7 +214,9 @@ class Supervisor:
                 break
             time.sleep(0.1)
         left = [
-            p for p in {**known, **{p.pid: p for p in self.descendants()}}.values() if _alive(p)
+            p
+            for p in {**known, **{p.pid: p for p in self.descendants(marked=True)}}.values()
+            if _alive(p)
         ]
         if left:
             self.log(f"killing {len(left)} process(es) still running after {self.grace_seconds}s")
@@ -197,14 +235,14 @@ class Supervisor:
             os.killpg(pgid, sig)
 
     def _reap_orphans(self) -> None:
-        """Collect the exit status of adopted orphans, so none stays a zombie."""
+        """Collect the exit status of adopted orphans of the family, so none stays a zombie."""
         mine = {r.process.pid for r in self._running}
         try:
             direct = psutil.Process().children()
         except psutil.NoSuchProcess:
             return
         for process in direct:
-            if process.pid in mine:
+            if process.pid in mine or process.pid not in self._family:
                 continue
             with contextlib.suppress(ChildProcessError, psutil.NoSuchProcess):
                 if process.status() == psutil.STATUS_ZOMBIE:

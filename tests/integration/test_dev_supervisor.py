@@ -216,3 +216,19 @@ def test_a_second_ctrl_c_kills_at_once_without_waiting_the_grace_time(tmp_path: 
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_processes_the_host_started_itself_are_left_alone():
+    """In a process that also runs other servers (a test session), only the family is stopped."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    supervisor = Supervisor([_child("workers", WORKERS)], grace_seconds=1.0, log=lambda _m: None)
+    supervisor.start()
+    try:
+        pids = _wait_for_descendants(supervisor, 3)
+        assert bystander.pid not in pids
+        supervisor.stop()
+        assert _all_gone(pids) == []
+        assert bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
