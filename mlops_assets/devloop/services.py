@@ -10,6 +10,7 @@ supervisor (`mlops_assets.devloop.supervisor`) runs and stops them.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -147,6 +148,17 @@ def _artifact_root(env: dict[str, str]) -> str:
     return default_artifact_root(env) or ""
 
 
+def prepare_home(home: Path, instance_config: Path = Path("dagster.yaml")) -> None:
+    """Create the Dagster home; give it the project's instance config if it has none.
+
+    `make home` does the same; this covers `mlops dev` started without make. An
+    instance config already in the home (the operator's own) is kept.
+    """
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists() and instance_config.is_file():
+        shutil.copy(instance_config, home / "dagster.yaml")
+
+
 def prepare_mlflow_store(env: dict[str, str]) -> None:
     """Create the embedded SQLite store once, before the servers and runs open it together.
 
@@ -199,7 +211,7 @@ def run_dev(settings: DevSettings, grace_seconds: float = 5.0) -> int:
     env = child_environment(settings)
     if settings.specs_dir is not None:
         settings.specs_dir.mkdir(parents=True, exist_ok=True)
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    prepare_home(Path(env["DAGSTER_HOME"]))
     if settings.starts_mlflow:
         try:
             prepare_mlflow_store(env)

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from mlops_assets.devloop.services import DevSettings, child_environment, dev_children
+from mlops_assets.devloop.services import (
+    DevSettings,
+    child_environment,
+    dev_children,
+    prepare_home,
+)
+from tests.conftest import ROOT
 
 
 @pytest.fixture
@@ -54,3 +60,14 @@ def test_the_operator_s_own_settings_win(clean_env, monkeypatch):
     assert (
         "MLOPS_MLFLOW_UI_URL" not in env and env["MLFLOW_UI_URL"] == "http://mlflow.internal:8080"
     )
+
+
+def test_a_new_home_gets_the_project_instance_config_and_an_own_one_is_kept(tmp_path):
+    fresh = tmp_path / "fresh"
+    prepare_home(fresh, ROOT / "dagster.yaml")
+    assert (fresh / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
+    prepare_home(own, ROOT / "dagster.yaml")
+    assert (own / "dagster.yaml").read_text() == "telemetry: {enabled: false}\n"
