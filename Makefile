@@ -26,13 +26,17 @@ home:
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 EXPORTER_PORT ?= 9108
+MLFLOW_PORT ?= 5000
+## The spec folder `make run` loads (re-read on every Deployment > Reload in the UI).
+RUN_SPECS ?= $(CURDIR)/specs
 
-## Start the webserver and daemon on http://$(HOST):$(PORT); the demo spec materializes itself.
-## The metrics exporter serves http://127.0.0.1:$(EXPORTER_PORT)/metrics and stops with dagster dev.
+## Start the Dagster UI and daemon on http://$(HOST):$(PORT), the MLflow UI on
+## http://127.0.0.1:$(MLFLOW_PORT) and the metrics exporter on
+## http://127.0.0.1:$(EXPORTER_PORT)/metrics; the demo spec materializes itself.
+## Ctrl+C (or SIGTERM) stops every process it started (mlops_assets/devloop).
 run: install home
-	@$(BIN)/mlops exporter --host 127.0.0.1 --port $(EXPORTER_PORT) & exporter=$$!; \
-	trap 'kill $$exporter 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/dagster dev -h $(HOST) -p $(PORT) -w workspace.yaml
+	@exec $(BIN)/mlops dev --host $(HOST) --port $(PORT) --mlflow-port $(MLFLOW_PORT) \
+		--exporter-port $(EXPORTER_PORT) --specs $(RUN_SPECS) --workspace workspace.yaml
 
 ## Lint, then the whole test suite (slow end-to-end tests included), with every
 ## service it uses (PostgreSQL, Docker, Chromium, Prometheus) installed and started.

@@ -449,6 +449,27 @@ def main(argv: list[str] | None = None) -> int:
     exporter.add_argument(
         "--interval", type=float, default=15.0, help="seconds between refreshes of the metrics"
     )
+    dev = commands.add_parser(
+        "dev",
+        help="start the Dagster UI and daemon, the MLflow UI and the exporter; Ctrl+C stops all",
+    )
+    dev.add_argument("--host", default="127.0.0.1", help="Dagster UI address")
+    dev.add_argument("--port", type=int, default=3000, help="Dagster UI port")
+    dev.add_argument("--mlflow-port", type=int, default=5000, help="MLflow UI port")
+    dev.add_argument("--exporter-port", type=int, default=9108, help="metrics exporter port")
+    dev.add_argument("--workspace", type=Path, default=Path("workspace.yaml"))
+    dev.add_argument(
+        "--specs",
+        type=Path,
+        default=Path("specs"),
+        help="spec folder to load (when MLOPS_SPECS_PATH is unset); created if missing",
+    )
+    dev.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=5.0,
+        help="how long servers may take to stop before they are killed",
+    )
     server = commands.add_parser(
         "serve", help="serve a spec's champion over HTTP (/predict, Open Inference Protocol v2)"
     )
@@ -465,6 +486,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "specs":
             return list_specs()
+        if args.command == "dev":
+            from mlops_assets.devloop.services import DevSettings, run_dev
+
+            settings = DevSettings(
+                host=args.host,
+                port=args.port,
+                mlflow_port=args.mlflow_port,
+                exporter_port=args.exporter_port,
+                workspace=args.workspace,
+                specs_dir=args.specs,
+            )
+            return run_dev(settings, args.grace_seconds)
         if args.command == "serve":
             serve(args.spec, args.host, args.port, args.poll_seconds)
             return 0

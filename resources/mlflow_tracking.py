@@ -11,6 +11,7 @@ The config keys follow dagster-mlflow's (`experiment_name`,
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,20 +20,27 @@ import dagster as dg
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
+from resources.mlflow_links import MlflowLinks
 
-def default_tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI` if set, else a SQLite store inside `DAGSTER_HOME`."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
+
+def default_tracking_uri(environ: Mapping[str, str] | None = None) -> str:
+    """`MLFLOW_TRACKING_URI` if set, else a SQLite store inside `DAGSTER_HOME`.
+
+    `environ` defaults to this process's environment (a supervisor passes its children's).
+    """
+    env = os.environ if environ is None else environ
+    if env.get("MLFLOW_TRACKING_URI"):
+        return env["MLFLOW_TRACKING_URI"]
+    home = Path(env.get("DAGSTER_HOME", ".dagster_home")).resolve()
     return f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
 
 
-def default_artifact_root() -> str | None:
+def default_artifact_root(environ: Mapping[str, str] | None = None) -> str | None:
     """Artifact folder for a local store; a tracking server chooses its own."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ.get("MLFLOW_ARTIFACT_ROOT")
-    home = Path(os.environ.get("DAGSTER_HOME", ".dagster_home")).resolve()
+    env = os.environ if environ is None else environ
+    if env.get("MLFLOW_TRACKING_URI"):
+        return env.get("MLFLOW_ARTIFACT_ROOT")
+    home = Path(env.get("DAGSTER_HOME", ".dagster_home")).resolve()
     return (home / "mlflow" / "artifacts").as_uri()
 
 
@@ -68,19 +76,23 @@ class MlflowTracking(dg.ConfigurableResource):
         )
         return client.create_experiment(name, artifact_location=artifact_location)
 
-    def ui_url(self) -> str | None:
-        """The MLflow UI: `MLFLOW_UI_URL`, else the tracking server itself; None for a local store."""
-        base = os.environ.get("MLFLOW_UI_URL") or (
-            self.mlflow_tracking_uri if self.mlflow_tracking_uri.startswith("http") else None
-        )
-        return base.rstrip("/") if base else None
+    def links(self) -> MlflowLinks:
+        """Links into the MLflow UI of this store (see `resources.mlflow_links`)."""
+        return MlflowLinks.for_tracking_uri(self.mlflow_tracking_uri)
 
-    def run_url(self, experiment_id: str, run_id: str) -> str | None:
-        """Link to a run in the MLflow UI, when a tracking server is configured."""
-        base = self.ui_url()
-        return f"{base}/#/experiments/{experiment_id}/runs/{run_id}" if base else None
+    def ui_url(self) -> str:
+        """The MLflow UI: `MLOPS_MLFLOW_UI_URL` or `MLFLOW_UI_URL`, else the tracking server
+        itself, else the UI `make run` starts over the embedded store (http://127.0.0.1:5000)."""
+        return self.links().base
 
-    def model_version_url(self, model_name: str, version: str) -> str | None:
-        """Link to a registered model version in the MLflow UI, when one is configured."""
-        base = self.ui_url()
-        return f"{base}/#/models/{model_name}/versions/{version}" if base else None
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        """Link to a run in the MLflow UI."""
+        return self.links().run(experiment_id, run_id)
+
+    def model_version_url(self, model_name: str, version: str) -> str:
+        """Link to a registered model version in the MLflow UI."""
+        return self.links().model_version(model_name, version)
+
+    def artifact_url(self, experiment_id: str, run_id: str, path: str) -> str:
+        """Link to one artifact of a run in the MLflow UI."""
+        return self.links().artifact(experiment_id, run_id, path)

@@ -117,6 +117,9 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
                     mlflow_tracking.model_version_url(ref.name, ref.version),
                     f"{ref.name} version {ref.version}",
                 ),
+                "mlflow_spec": dg.MetadataValue.url(
+                    mlflow_tracking.artifact_url(ref.experiment_id, ref.run_id, "spec.json")
+                ),
                 "training_set_version": dg.MetadataValue.int(version),
                 "training_set_data_version": data_version,
                 "git_commit": ref.git_commit,

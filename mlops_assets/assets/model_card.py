@@ -53,6 +53,9 @@ def model_card_result(
     """
     spec = names.spec
     client = mlflow_tracking.client()
+    run_url = mlflow_tracking.run_url(model.experiment_id, model.run_id)
+    version_url = mlflow_tracking.model_version_url(model.name, model.version)
+    card_url = mlflow_tracking.artifact_url(model.experiment_id, model.run_id, CARD_ARTIFACT)
     card = gather_model_card(
         spec,
         LineageKeys(training_set=names.training_set, drift=names.drift),
@@ -64,7 +67,9 @@ def model_card_result(
         evidence=evidence,
         dagster_run_id=context.run_id,
         run_tags=context.run.tags,
-        mlflow_run_url=mlflow_tracking.run_url(model.experiment_id, model.run_id),
+        mlflow_run_url=run_url,
+        mlflow_model_version_url=version_url,
+        mlflow_card_url=card_url,
     )
     markdown = render_model_card(card)
     uri = publish_model_card(client, card, markdown)
@@ -74,9 +79,9 @@ def model_card_result(
         metadata={
             "model_card": dg.MetadataValue.md(markdown),
             "model_card_uri": dg.MetadataValue.path(uri),
-            "mlflow_run": dg.MetadataValue.url(card.mlflow_run_url)
-            if card.mlflow_run_url
-            else dg.MetadataValue.text(model.run_id),
+            "mlflow_model_card": dg.MetadataValue.url(card_url),
+            "mlflow_run": dg.MetadataValue.url(run_url),
+            "mlflow_model_version": dg.MetadataValue.url(version_url),
             "model_name": model.name,
             "model_version": dg.MetadataValue.int(int(model.version)),
             "decision": card.decision,

@@ -37,6 +37,7 @@ from mlops_assets.serving.champion import champion_version, move_champion
 from mlops_assets.serving.reference import champion_record
 from mlops_assets.serving.registered import load_version
 from mlops_assets.training.gate_record import (
+    DECISION_ARTIFACT,
     PROMOTED,
     REJECTED,
     abandon_orphans,
@@ -169,7 +170,8 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
             "abandoned_versions": abandoned,
             "checks": {check.name: check.passed for check in verdict.checks},
         }
-        client.log_dict(model.run_id, decision, "promotion/decision.json")
+        client.log_dict(model.run_id, decision, DECISION_ARTIFACT)
+        links = mlflow_tracking.links()
         if verdict.passed:
             move_champion(
                 client,
@@ -206,6 +208,17 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
             asset_key=names.promotion,
             metadata={
                 "decision": decision["decision"],
+                "mlflow_challenger_version": dg.MetadataValue.url(
+                    links.model_version(spec.model_name, model.version)
+                ),
+                "mlflow_champion_version": dg.MetadataValue.url(
+                    links.model_version(spec.model_name, decision["champion_after"])
+                    if decision["champion_after"]
+                    else links.registered_model(spec.model_name)
+                ),
+                "mlflow_decision_record": dg.MetadataValue.url(
+                    links.artifact(model.experiment_id, model.run_id, DECISION_ARTIFACT)
+                ),
                 "challenger_version": dg.MetadataValue.int(int(model.version)),
                 "champion_version": dg.MetadataValue.int(int(decision["champion_after"] or 0)),
                 "champion_before": champion or "none",

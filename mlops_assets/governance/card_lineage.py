@@ -93,6 +93,8 @@ def gather_model_card(
     dagster_run_id: str,
     run_tags: Mapping[str, str],
     mlflow_run_url: str | None,
+    mlflow_model_version_url: str | None = None,
+    mlflow_card_url: str | None = None,
 ) -> ModelCard:
     """A model version's card from the records its training left behind and the gate's decision."""
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
@@ -122,6 +124,8 @@ def gather_model_card(
         launched_by=launched_by(run_tags),
         mlflow_run_id=model.run_id,
         mlflow_run_url=mlflow_run_url,
+        mlflow_model_version_url=mlflow_model_version_url,
+        mlflow_card_url=mlflow_card_url,
         git_commit=model.git_commit,
         spec_fingerprint=model.spec_fingerprint,
         training_set_uri=model.training_set_uri,

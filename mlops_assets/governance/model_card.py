@@ -75,6 +75,9 @@ class ModelCard:
     evidence: str
     drift: DriftStatus | None
     limitations: list[str] = field(default_factory=list)
+    # Links into the MLflow UI (http), when known.
+    mlflow_model_version_url: str | None = None
+    mlflow_card_url: str | None = None
 
     @property
     def test_metric(self) -> float:
@@ -203,6 +206,16 @@ def render_model_card(card: ModelCard) -> str:
         if card.mlflow_run_url
         else card.mlflow_run_id
     )
+    version_link = (
+        f"[{card.model_name} v{card.version}]({card.mlflow_model_version_url})"
+        if card.mlflow_model_version_url
+        else f"{card.model_name} v{card.version}"
+    )
+    card_link = (
+        f"[model_card.md]({card.mlflow_card_url})"
+        if card.mlflow_card_url
+        else f"`runs:/{card.mlflow_run_id}/model_card.md`"
+    )
     launched = f" ({card.launched_by})" if card.launched_by else ""
     categorical = set(card.categorical)
     feature_list = ", ".join(
@@ -225,6 +238,8 @@ def render_model_card(card: ModelCard) -> str:
 | test {card.metric_name} | {_number(card.test_metric)} (baseline {_number(card.baseline.get(card.metric_name))}) |
 | trained by | Dagster run `{card.dagster_run_id}`, trigger `{card.trigger}`{launched}, actor `{card.actor}` |
 | MLflow run | {run} |
+| MLflow model version | {version_link} |
+| this card in MLflow | {card_link} |
 | code | git `{card.git_commit}`, spec fingerprint `{card.spec_fingerprint}` |
 | card generated | {card.generated_at} |
 

@@ -20,6 +20,8 @@ GATE_TAG = "mlops.gate"
 GATE_REASON_TAG = "mlops.gate_reason"
 RUN_TAG = "mlops.dagster_run_id"
 PENDING, PROMOTED, REJECTED, ABANDONED = "pending", "promoted", "rejected", "abandoned"
+# The gate's decision as JSON, logged on the challenger's training run.
+DECISION_ARTIFACT = "promotion/decision.json"
 
 
 def mark_pending(client: MlflowClient, model_name: str, version: str, run_id: str) -> None:

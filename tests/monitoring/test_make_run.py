@@ -30,12 +30,18 @@ def _listening(port: int) -> bool:
 
 def test_make_run_serves_metrics_and_stops_them_with_dagster_dev(platform):
     platform.write_spec(churn_spec(platform.data / "customers.csv", rows=300))
-    port, exporter_port = free_port(), free_port()
+    port, exporter_port, mlflow_port = free_port(), free_port(), free_port()
     log_path = platform.home / "make_run.log"
     env = {**os.environ, "MLOPS_BOOTSTRAP": "0", "MLOPS_AUTOMATION": "0"}
     with log_path.open("w") as log:
         make = subprocess.Popen(
-            ["make", "run", f"PORT={port}", f"EXPORTER_PORT={exporter_port}"],
+            [
+                "make",
+                "run",
+                f"PORT={port}",
+                f"EXPORTER_PORT={exporter_port}",
+                f"MLFLOW_PORT={mlflow_port}",
+            ],
             cwd=ROOT,
             env=env,
             stdout=log,
