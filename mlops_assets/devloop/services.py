@@ -174,6 +174,25 @@ def prepare_mlflow_store(env: dict[str, str]) -> None:
     SqlAlchemyStore(uri, _artifact_root(env)).engine.dispose()
 
 
+def prepare_dagster_storage(home: Path) -> None:
+    """Create (or migrate) the home's Dagster storage once, before the webserver, the daemon,
+    the code servers and the exporter open it together.
+
+    On a fresh home each of them creates the SQLite schemas on first open; on a busy machine
+    two of them do it at the same moment and one stops with "Version table 'alembic_version'
+    has more than one head present", which ends `make run`.
+    """
+    import dagster as dg
+
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_latest_materialization_event(dg.AssetKey("mlops_dev_storage_probe"))
+    finally:
+        instance.dispose()
+
+
 def busy_ports(settings: DevSettings) -> list[str]:
     """The ports `mlops dev` needs that something else already listens on, each named."""
     wanted = [("Dagster UI", settings.host, settings.port, "PORT")]
@@ -212,11 +231,12 @@ def run_dev(settings: DevSettings, grace_seconds: float = 5.0) -> int:
     if settings.specs_dir is not None:
         settings.specs_dir.mkdir(parents=True, exist_ok=True)
     prepare_home(Path(env["DAGSTER_HOME"]))
-    if settings.starts_mlflow:
-        try:
+    try:
+        prepare_dagster_storage(Path(env["DAGSTER_HOME"]))
+        if settings.starts_mlflow:
             prepare_mlflow_store(env)
-        except KeyboardInterrupt:  # Ctrl+C before any server started: nothing to stop
-            return 130
+    except KeyboardInterrupt:  # Ctrl+C before any server started: nothing to stop
+        return 130
     supervisor = Supervisor(dev_children(settings, env), grace_seconds=grace_seconds)
     say(f"Dagster UI       {settings.dagster_url}")
     say(f"MLflow UI        {settings.mlflow_url}")
