@@ -17,6 +17,7 @@ import json
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from mlops_assets.assets.metadata import names_of, table_rows
 from mlops_assets.governance.recorded_events import newest_training_data
 from mlops_assets.policy.retraining import RecordedSignal, due_signals
 
@@ -26,15 +27,18 @@ PAGE = 500
 def recorded_signals(record) -> list[RecordedSignal]:
     """The retrain signals one drift materialization lists in its metadata."""
     entry = record.asset_materialization.metadata.get("retrain_signals")
+    items = table_rows(entry) or getattr(entry, "value", None) or []
+    if not isinstance(items, list):
+        items = []
     return [
         RecordedSignal(
             window=str(item["window"]),
             window_end=dt.datetime.fromisoformat(item["window_end"]),
             signal=str(item["signal"]),
             reason=str(item.get("reason", "")),
-            drifted_features=tuple(item.get("drifted_features") or ()),
+            drifted_features=tuple(names_of(item.get("drifted_features"))),
         )
-        for item in (getattr(entry, "value", None) or [])
+        for item in items
     ]
 
 

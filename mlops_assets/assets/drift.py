@@ -17,12 +17,19 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from mlops_assets.assets.metadata import partition_count, table_metadata
+from mlops_assets.assets.metadata import (
+    metric,
+    names_text,
+    partition_count,
+    ratio,
+    records_table,
+    table_metadata,
+)
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.assets.predictions import ROW_HASH, feature_row_hash, stored_scores
 from mlops_assets.drift import DriftSettings
 from mlops_assets.drift.detection import REPORT_SCHEMA
-from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
+from mlops_assets.evaluation import PRIMARY_METRIC
 from mlops_assets.governance.recorded_events import newest_training_data, rejected_in_a_row
 from mlops_assets.ingest.raw_batch import GRAIN_EVERY, PARTITION
 from mlops_assets.policy.evidence import (
@@ -112,6 +119,42 @@ REPORT_COLUMNS = {
     "jensen_shannon": "Jensen-Shannon distance, base 2 (categorical features)",
     "chi_square_p_value": "Chi-square p-value (categorical features)",
 }
+
+
+FEATURE_DRIFT_SHOWN = (
+    "column",
+    "kind",
+    "method",
+    "score",
+    "threshold",
+    "drifted",
+    "severity",
+    "psi",
+)
+SIGNAL_COLUMNS = {
+    "window": "Monitoring window that raised the signal (its start)",
+    "window_end": "End of that window (exclusive, ISO time)",
+    "signal": "What raised it: performance, drift or hard_drift",
+    "reason": "Why, in words",
+    "drifted_features": "Features drifting beyond their usual severity, comma-separated",
+}
+
+
+def feature_drift_table(
+    report: pl.DataFrame, shown: int = DRIFT_FEATURES_SHOWN
+) -> dg.MetadataValue:
+    """The most drifted features of one window, one row each, columns described."""
+    columns = [c for c in FEATURE_DRIFT_SHOWN if c in report.columns]
+    return records_table(report.head(shown).select(columns), REPORT_COLUMNS)
+
+
+def signals_table(signals: list[dict]) -> dg.TableMetadataValue:
+    """The run's retrain signals, one row per signal (the drift sensor reads this table)."""
+    frame = pl.DataFrame(
+        [{**s, "drifted_features": ", ".join(s["drifted_features"])} for s in signals],
+        schema=dict.fromkeys(SIGNAL_COLUMNS, pl.String),
+    )
+    return records_table(frame, SIGNAL_COLUMNS)
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:
@@ -238,7 +281,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
     policy = RetrainingPolicy.from_spec(spec)
 
     @dg.asset(
-        **names.asset_args(names.drift, "drift2"),
+        **names.asset_args(names.drift, "drift3"),
         kinds={"polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
@@ -360,10 +403,8 @@ def drift_metadata(
         "windows_trained_on": dg.MetadataValue.int(len(windows) - len(measured)),
         "windows_awaiting_labels": dg.MetadataValue.int(statuses.count("awaiting_labels")),
         "retrain_signal": dg.MetadataValue.bool(bool(signals)),
-        "retrain_signals": dg.MetadataValue.json(signals),
-        f"champion_test_{metric_name}": dg.MetadataValue.float(
-            expected.metric if expected.metric is not None else float("nan")
-        ),
+        "retrain_signals": signals_table(signals),
+        f"champion_test_{metric_name}": metric(expected.metric),
         "expected_from": expected.describe(),
     }
     if not measured:
@@ -377,34 +418,22 @@ def drift_metadata(
     top = report.head(DRIFT_FEATURES_SHOWN)
     metadata |= {
         "latest_window": f"{evidence.start:%Y-%m-%d %H:%M} .. {evidence.end:%Y-%m-%d %H:%M}",
-        "drift_share": dg.MetadataValue.float(float(evidence.drift_share or 0.0)),
+        "drift_share": ratio(evidence.drift_share or 0.0),
         "dataset_drift": dg.MetadataValue.bool(evidence.dataset_drift),
-        "drifted_features": dg.MetadataValue.json(list(evidence.drifted_features)),
-        "unusual_share": dg.MetadataValue.float(float(evidence.unusual_share or 0.0)),
-        "unusual_features": dg.MetadataValue.json(list(evidence.unusual_features)),
-        "prediction_drift_score": dg.MetadataValue.float(
-            float((latest.prediction or {}).get("score") or 0.0)
-        ),
+        "drifted_features": names_text(list(evidence.drifted_features)),
+        "unusual_share": ratio(evidence.unusual_share or 0.0),
+        "unusual_features": names_text(list(evidence.unusual_features)),
+        "prediction_drift_score": metric((latest.prediction or {}).get("score") or 0.0),
         "prediction_drift_method": str((latest.prediction or {}).get("method")),
-        f"realized_{metric_name}": dg.MetadataValue.float(
-            latest.realized if latest.realized is not None else float("nan")
-        ),
-        f"mean_realized_{metric_name}": dg.MetadataValue.float(
-            float(np.mean(realized)) if realized else float("nan")
-        ),
+        f"realized_{metric_name}": metric(latest.realized),
+        f"mean_realized_{metric_name}": metric(float(np.mean(realized)) if realized else None),
         "labelled_rows": dg.MetadataValue.int(latest.labelled_rows),
         "drifted_in_a_row": dg.MetadataValue.int(decision.drifted_in_a_row),
         "degraded_in_a_row": dg.MetadataValue.int(decision.degraded_in_a_row),
         "decision": decision.action,
-        "feature_drift": dg.MetadataValue.md(
-            markdown_table(
-                top.select("column", "kind", "method", "score", "threshold", "drifted", "psi")
-            )
-        ),
+        "feature_drift": feature_drift_table(report),
         **{
-            f"drift_severity_{row['column']}": dg.MetadataValue.float(
-                min(float(row["severity"]), 1e6)
-            )
+            f"drift_severity_{row['column']}": metric(min(float(row["severity"]), 1e6))
             for row in top.iter_rows(named=True)
             if row["severity"] is not None and not np.isnan(row["severity"])
         },
@@ -444,7 +473,7 @@ def drift_checks(
         f"{settings.dataset_drift_share}); latest: {len(latest.evidence.drifted_features)} of "
         f"{latest.report.height} features, share {latest.evidence.drift_share:.2f}: "
         f"{', '.join(latest.evidence.drifted_features[:5]) or 'none'}",
-        metadata={"drift_share": dg.MetadataValue.float(float(latest.evidence.drift_share or 0.0))},
+        metadata={"drift_share": ratio(latest.evidence.drift_share or 0.0)},
     )
     moved = [m for m, _ in measured if (m.prediction or {}).get("drifted")]
     prediction = latest.prediction or {}

@@ -10,7 +10,12 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from mlops_assets.assets.metadata import mlflow_link
+from mlops_assets.assets.metadata import (
+    METRIC_DESCRIPTIONS,
+    metric,
+    mlflow_link,
+    records_table,
+)
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.evaluation import (
     PRIMARY_METRIC,
@@ -83,13 +88,38 @@ def _comparison(model: dict[str, float], baseline: dict[str, float]) -> pl.DataF
     )
 
 
+CALIBRATION_COLUMNS = {
+    "bin": "Probability bin, 0 (lowest scores) to 9",
+    "lower": "Lowest probability in the bin",
+    "upper": "Highest probability in the bin",
+    "rows": "Test rows whose score falls in the bin",
+    "mean_predicted": "Mean predicted probability of the bin's rows",
+    "observed_rate": "Share of the bin's rows that are positive (calibrated: close to mean_predicted)",
+}
+IMPORTANCE_COLUMNS = {
+    "feature": "Model input",
+    "gain": "Total loss reduction of the splits on this feature (higher: more useful)",
+    "split": "How many tree splits use this feature",
+}
+IMPORTANCE_SHOWN = 15
+
+
+def slice_columns(slice_column: str, frame: pl.DataFrame) -> dict[str, str]:
+    """The metrics-by-slice table's columns, each described (metrics as in `task_metrics`)."""
+    return {
+        "slice": f"Value of `{slice_column}` (the largest slices)",
+        "rows": "Test rows in the slice",
+        **{c: METRIC_DESCRIPTIONS.get(c, c) for c in frame.columns if c not in ("slice", "rows")},
+    }
+
+
 def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
     task = spec.target.task
     metric_name, _ = PRIMARY_METRIC[task]
 
     @dg.asset(
-        **names.asset_args(names.evaluation, "evaluation2"),
+        **names.asset_args(names.evaluation, "evaluation3"),
         kinds={"mlflow", "polars"},
         ins={"model": dg.AssetIn(key=names.model)},
         deps=[names.training_set],
@@ -216,24 +246,31 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "slice_column": slice_column if slices.height else None,
             },
             metadata={
-                **{f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in metrics.items()},
-                **{f"baseline_{k}": dg.MetadataValue.float(float(v)) for k, v in baseline.items()},
+                **{f"test_{k}": metric(v) for k, v in metrics.items()},
+                **{f"baseline_{k}": metric(v) for k, v in baseline.items()},
                 "model_version": dg.MetadataValue.int(int(model.version)),
                 "mlflow_run": mlflow_link(
                     mlflow_tracking.run_url(model.experiment_id, model.run_id), model.run_id
                 ),
                 "test_rows": dg.MetadataValue.int(len(y_test)),
-                **{f"test_{k}": dg.MetadataValue.float(float(v)) for k, v in profile.items()},
-                "monitoring_expects": expected.describe(),
-                "metrics_vs_baseline": dg.MetadataValue.md(markdown_table(comparison)),
-                "calibration": dg.MetadataValue.md(
-                    markdown_table(calibration) if calibration.height else "_n/a_"
+                **{
+                    f"test_{k}": dg.MetadataValue.int(int(v)) if k == "windows" else metric(v)
+                    for k, v in profile.items()
+                },
+                "calibration": (
+                    records_table(calibration, CALIBRATION_COLUMNS)
+                    if calibration.height
+                    else dg.MetadataValue.text("n/a (binary targets only)")
                 ),
-                "slices": dg.MetadataValue.md(
-                    markdown_table(slices) if slices.height else "_no slice column_"
+                "slices": (
+                    records_table(slices, slice_columns(slice_column, slices))
+                    if slices.height
+                    else dg.MetadataValue.text("no slice column")
                 ),
                 "slice_column": slice_column if slices.height else "none",
-                "feature_importance": dg.MetadataValue.md(markdown_table(importance.head(15))),
+                "feature_importance": records_table(
+                    importance.head(IMPORTANCE_SHOWN), IMPORTANCE_COLUMNS
+                ),
                 "plot": dg.MetadataValue.md(f"![evaluation](data:image/png;base64,{plot})"),
             },
         )

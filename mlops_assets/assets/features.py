@@ -3,7 +3,7 @@
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import partition_count, table_metadata
+from mlops_assets.assets.metadata import names_text, partition_count, records_table, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.features.build import all_null_features, build_features
 from mlops_assets.versioning import content_hash
@@ -11,22 +11,31 @@ from mlops_assets.versioning import content_hash
 NO_FEATURE_IS_ALL_NULL = "no_feature_is_all_null"
 
 
-def _lineage_markdown(lineage: dict[str, str], excluded: dict[str, str]) -> str:
-    rows = "".join(f"| `{name}` | {origin} |\n" for name, origin in lineage.items())
-    left_out = "".join(f"| `{name}` | {why} |\n" for name, why in excluded.items())
-    return (
-        "**Candidate features**\n\n| feature | comes from |\n|---|---|\n"
-        + rows
-        + "\n**Never features**\n\n| column | reason |\n|---|---|\n"
-        + (left_out or "| - | - |\n")
+LINEAGE_COLUMNS = {
+    "column": "Column of the features table",
+    "role": "candidate (the model may use it) or never (left out by rule)",
+    "detail": "Where a candidate comes from, or why a column is never a feature",
+}
+
+
+def lineage_table(lineage: dict[str, str], excluded: dict[str, str]) -> dg.TableMetadataValue:
+    """Every candidate feature with its origin, then every column left out with the reason."""
+    frame = pl.DataFrame(
+        {
+            "column": [*lineage, *excluded],
+            "role": ["candidate"] * len(lineage) + ["never"] * len(excluded),
+            "detail": [*lineage.values(), *excluded.values()],
+        },
+        schema={"column": pl.String, "role": pl.String, "detail": pl.String},
     )
+    return records_table(frame, LINEAGE_COLUMNS, max_rows=200)
 
 
 def build_features_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        **names.asset_args(names.features, "features2"),
+        **names.asset_args(names.features, "features3"),
         kinds={"polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
@@ -59,8 +68,8 @@ def build_features_asset(names: SpecAssets) -> dg.AssetsDefinition:
                     table.frame, spec, table.lineage, partitions=partition_count(context)
                 ),
                 "feature_count": dg.MetadataValue.int(len(table.candidates)),
-                "features": dg.MetadataValue.json(table.candidates),
-                "lineage": dg.MetadataValue.md(_lineage_markdown(table.lineage, table.excluded)),
+                "features": names_text(table.candidates),
+                "lineage": lineage_table(table.lineage, table.excluded),
             },
         )
         whole = not spec.is_partitioned or partitions > 1
@@ -75,7 +84,7 @@ def build_features_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 if dead
                 else f"every one of {len(table.candidates)} candidate features has values"
             ),
-            metadata={"all_null_features": dg.MetadataValue.json(dead)},
+            metadata={"all_null_features": names_text(dead)},
         )
 
     return features

@@ -12,7 +12,7 @@ the first request the window is empty.
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import partition_count, table_metadata
+from mlops_assets.assets.metadata import milliseconds, partition_count, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.online.inference_log import (
     LATENCY_SECONDS,
@@ -37,7 +37,7 @@ def build_inference_log_asset(names: SpecAssets) -> dg.AssetsDefinition:
     landing = landing_table(spec.name)
 
     @dg.asset(
-        **names.asset_args(names.key("inference_log"), "inference_log1"),
+        **names.asset_args(names.key("inference_log"), "inference_log2"),
         kinds={"polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
@@ -73,9 +73,9 @@ def build_inference_log_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 ),
                 "model_versions": dg.MetadataValue.json(versions),
                 "labelled_rows": dg.MetadataValue.int(labelled),
-                "latency_p50_ms": dg.MetadataValue.float(_latency_ms(frame, 0.5)),
-                "latency_p95_ms": dg.MetadataValue.float(_latency_ms(frame, 0.95)),
-                "latency_p99_ms": dg.MetadataValue.float(_latency_ms(frame, 0.99)),
+                "latency_p50_ms": milliseconds(_latency_ms(frame, 0.5)),
+                "latency_p95_ms": milliseconds(_latency_ms(frame, 0.95)),
+                "latency_p99_ms": milliseconds(_latency_ms(frame, 0.99)),
                 "first_request": dg.MetadataValue.text(str(frame[REQUEST_TIME].min())),
                 "last_request": dg.MetadataValue.text(str(frame[REQUEST_TIME].max())),
                 "landing_table": dg.MetadataValue.path(delta.table_uri(landing)),

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import mlflow_link
+from mlops_assets.assets.metadata import metric, mlflow_link, names_text, records_table
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.assets.training_set import DATA_THROUGH
 from mlops_assets.evaluation import PRIMARY_METRIC, task_metrics
@@ -19,6 +19,37 @@ from mlops_assets.training.trainer import feature_candidates, train_booster
 from mlops_assets.versioning import git_commit
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
+
+PARAM_COLUMNS = {
+    "parameter": "LightGBM training parameter",
+    "value": "Its value in this training",
+}
+EXCLUDED_COLUMNS = {
+    "column": "Candidate feature the model does not use",
+    "reason": "Why it was left out",
+}
+
+
+def params_table(params: dict) -> dg.TableMetadataValue:
+    """The booster's parameters, one row each (numbers as text, so every value reads as given)."""
+    frame = pl.DataFrame(
+        {"parameter": list(params), "value": [str(v) for v in params.values()]},
+        schema={"parameter": pl.String, "value": pl.String},
+    )
+    return records_table(frame, PARAM_COLUMNS)
+
+
+def excluded_table(excluded) -> dg.MetadataValue:
+    """The candidates left out of the model, with why (text when there are none)."""
+    if not excluded:
+        return dg.MetadataValue.text("none")
+    if not isinstance(excluded, dict):
+        return names_text(list(excluded))
+    frame = pl.DataFrame(
+        {"column": list(excluded), "reason": [str(v) for v in excluded.values()]},
+        schema={"column": pl.String, "reason": pl.String},
+    )
+    return records_table(frame, EXCLUDED_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -51,7 +82,7 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
 
     @dg.asset(
-        **names.asset_args(names.model, "model2"),
+        **names.asset_args(names.model, "model3"),
         kinds={"lightgbm", "mlflow"},
         deps=[names.training_set],
         op_tags={"mlops/training": spec.name},
@@ -124,11 +155,12 @@ def build_model_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "training_set_data_version": data_version,
                 "git_commit": ref.git_commit,
                 "best_iteration": dg.MetadataValue.int(trained.best_iteration),
-                f"valid_{metric_name}": dg.MetadataValue.float(valid_metrics[metric_name]),
-                "decision_threshold": dg.MetadataValue.float(threshold),
-                "features": dg.MetadataValue.json(trained.encoding.features),
-                "excluded_features": dg.MetadataValue.json(trained.excluded),
-                "lightgbm_params": dg.MetadataValue.json(trained.params),
+                f"valid_{metric_name}": metric(valid_metrics[metric_name]),
+                "decision_threshold": metric(threshold),
+                "feature_count": dg.MetadataValue.int(len(trained.encoding.features)),
+                "features": names_text(trained.encoding.features),
+                "excluded_features": excluded_table(trained.excluded),
+                "lightgbm_params": params_table(trained.params),
             },
         )
 

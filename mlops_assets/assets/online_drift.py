@@ -14,10 +14,17 @@ the logged rows by id.
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import partition_count, table_metadata
+from mlops_assets.assets.drift import feature_drift_table
+from mlops_assets.assets.metadata import (
+    metric,
+    names_text,
+    partition_count,
+    ratio,
+    table_metadata,
+)
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.drift.detection import REPORT_SCHEMA
-from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
+from mlops_assets.evaluation import PRIMARY_METRIC
 from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
 from mlops_assets.online.inference_log import REQUEST_ID
 from mlops_assets.policy.evidence import champion_view, measure_window
@@ -94,7 +101,7 @@ def build_online_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
     key = names.key("online_drift")
 
     @dg.asset(
-        **names.asset_args(key, "online_drift1"),
+        **names.asset_args(key, "online_drift2"),
         kinds={"polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
@@ -160,30 +167,20 @@ def build_online_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "requests": dg.MetadataValue.int(inference_log[REQUEST_ID].n_unique()),
                 "labelled_rows": dg.MetadataValue.int(labelled_rows),
                 "unseen_rows": dg.MetadataValue.int(measured.unseen_rows),
-                "drift_share": dg.MetadataValue.float(share),
+                "drift_share": ratio(share),
                 "dataset_drift": dg.MetadataValue.bool(drifted),
-                "drifted_features": dg.MetadataValue.json(drifted_features),
-                "prediction_drift_score": dg.MetadataValue.float(float(prediction["score"] or 0.0)),
+                "drifted_features": names_text(drifted_features),
+                "prediction_drift_score": metric(prediction["score"] or 0.0),
                 "prediction_drift_method": str(prediction["method"]),
-                f"realized_{metric_name}": dg.MetadataValue.float(
-                    realized if realized is not None else float("nan")
-                ),
-                f"champion_test_{metric_name}": dg.MetadataValue.float(
-                    champion_metric if champion_metric is not None else float("nan")
-                ),
+                f"realized_{metric_name}": metric(realized),
+                f"champion_test_{metric_name}": metric(champion_metric),
                 "unseen_category_values": dg.MetadataValue.int(
                     sum(model.encoding.unseen_categories(inference_log).values())
                 ),
                 "out_of_range_values": dg.MetadataValue.int(
                     sum(model.encoding.out_of_range(inference_log).values())
                 ),
-                "feature_drift": dg.MetadataValue.md(
-                    markdown_table(
-                        report.head(10).select(
-                            "column", "kind", "method", "score", "threshold", "drifted", "psi"
-                        )
-                    )
-                ),
+                "feature_drift": feature_drift_table(report),
             },
         )
         yield dg.AssetCheckResult(

@@ -4,7 +4,15 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from mlops_assets.assets.metadata import partition_count, table_metadata
+from mlops_assets.assets.metadata import (
+    metric,
+    milliseconds,
+    partition_count,
+    per_second,
+    ratio,
+    records_table,
+    table_metadata,
+)
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.features.build import INTERNAL_COLUMNS
 from mlops_assets.serving.champion import champion_version
@@ -25,6 +33,51 @@ PREDICTION_COLUMNS = {
     IN_TRAINING_DATA: "Whether the scoring model trained on this row; monitoring leaves such rows out",
     ROW_HASH: "Hash of the feature row that was scored (joins a score back to its row)",
 }
+
+
+HISTOGRAM_COLUMNS = {
+    "lower_bound": "Scores above this value (the first bucket: from the lowest score)",
+    "upper_bound": "Scores at or below this value",
+    "rows": "Scored rows in the bucket",
+    "share": "Share of the scored rows in the bucket (0 to 1)",
+}
+COUNT_COLUMNS = {
+    "column": "Model input",
+    "values": "Values the champion never saw in training (a category) or outside its training range",
+}
+
+
+def histogram_table(histogram: dict) -> dg.TableMetadataValue:
+    """The score distribution of the run as a table of buckets (what `score_histogram` counts)."""
+    bounds, counts = histogram["upper_bounds"], histogram["counts"]
+    total = max(sum(counts), 1)
+    lows = [None, *bounds[:-1]]
+    frame = pl.DataFrame(
+        {
+            "lower_bound": lows,
+            "upper_bound": bounds,
+            "rows": counts,
+            "share": [c / total for c in counts],
+        },
+        schema={
+            "lower_bound": pl.Float64,
+            "upper_bound": pl.Float64,
+            "rows": pl.Int64,
+            "share": pl.Float64,
+        },
+    )
+    return records_table(frame, HISTOGRAM_COLUMNS, digits=3)
+
+
+def counts_table(counts: dict[str, int]) -> dg.MetadataValue:
+    """Counts per column as a table, largest first; a line of text when there are none."""
+    if not counts:
+        return dg.MetadataValue.text("none")
+    frame = pl.DataFrame(
+        {"column": list(counts), "values": list(counts.values())},
+        schema={"column": pl.String, "values": pl.Int64},
+    ).sort("values", descending=True)
+    return records_table(frame, COUNT_COLUMNS)
 
 
 def feature_row_hash(features: pl.DataFrame) -> pl.Series:
@@ -63,7 +116,7 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        **names.asset_args(names.predictions, "predictions2"),
+        **names.asset_args(names.predictions, "predictions3"),
         kinds={"mlflow", "polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
@@ -112,19 +165,22 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
                     frame, spec, PREDICTION_COLUMNS, partitions=partition_count(context)
                 ),
                 "model_version": dg.MetadataValue.int(int(version)),
-                "rows_per_second": dg.MetadataValue.float(scored.rows_per_second),
-                "latency_p50_ms": dg.MetadataValue.float(scored.latency_quantile(0.5)),
-                "latency_p95_ms": dg.MetadataValue.float(scored.latency_quantile(0.95)),
+                "rows_per_second": per_second(scored.rows_per_second),
+                "latency_p50_ms": milliseconds(scored.latency_quantile(0.5)),
+                "latency_p95_ms": milliseconds(scored.latency_quantile(0.95)),
                 "monitored_rows": dg.MetadataValue.int(monitored.height),
                 "rows_in_champion_training": dg.MetadataValue.int(
                     features.height - monitored.height
                 ),
                 "unseen_category_values": dg.MetadataValue.int(sum(unseen_categories.values())),
                 "out_of_range_values": dg.MetadataValue.int(sum(out_of_range.values())),
-                "unseen_categories": dg.MetadataValue.json(unseen_categories),
-                "out_of_range": dg.MetadataValue.json(out_of_range),
-                **{f"prediction_{k}": dg.MetadataValue.float(v) for k, v in distribution.items()},
-                "prediction_histogram": dg.MetadataValue.json(
+                "unseen_categories": counts_table(unseen_categories),
+                "out_of_range": counts_table(out_of_range),
+                **{
+                    f"prediction_{k}": ratio(v) if k.startswith("share_") else metric(v)
+                    for k, v in distribution.items()
+                },
+                "prediction_histogram": histogram_table(
                     score_histogram(spec.target.task, scored.scores)
                 ),
             },

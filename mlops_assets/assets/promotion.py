@@ -22,11 +22,10 @@ still gets its card: a card downstream of the gate would be skipped with
 everything else downstream of a failed blocking check (dagster issue #15761).
 """
 
-import json
-
 import dagster as dg
 import polars as pl
 
+from mlops_assets.assets.metadata import metric, records_table
 from mlops_assets.assets.model_card import model_card_result, model_card_spec
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
@@ -49,6 +48,12 @@ from mlops_assets.training.split import SPLIT
 from resources.delta_store import DeltaStore
 from resources.mlflow_tracking import MlflowTracking
 
+EVIDENCE_COLUMNS = {
+    "check": "Gate check (all must pass for the challenger to become champion)",
+    "passed": "Whether the check passed",
+    "detail": "The numbers the check compared",
+}
+
 
 def _run_status(instance: dg.DagsterInstance):
     def finished(run_id: str) -> str | None:
@@ -68,7 +73,7 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
         name=f"{spec.name}__promotion_gate",
         specs=[
             dg.AssetSpec(
-                **names.asset_args(names.promotion, "promotion2"),
+                **names.asset_args(names.promotion, "promotion3"),
                 kinds={"mlflow"},
                 deps=[names.model, names.evaluation, names.training_set],
                 description="The gate between a new model version and serving, with its evidence; "
@@ -195,15 +200,15 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
         mark_decided(
             client, spec.model_name, model.version, PROMOTED if verdict.passed else REJECTED, reason
         )
-        evidence = markdown_table(
-            pl.DataFrame(
-                {
-                    "check": [c.name for c in verdict.checks],
-                    "passed": [c.passed for c in verdict.checks],
-                    "detail": [c.detail for c in verdict.checks],
-                }
-            )
+        checks = pl.DataFrame(
+            {
+                "check": [c.name for c in verdict.checks],
+                "passed": [c.passed for c in verdict.checks],
+                "detail": [c.detail for c in verdict.checks],
+            },
+            schema={"check": pl.String, "passed": pl.Boolean, "detail": pl.String},
         )
+        evidence = markdown_table(checks)
         yield dg.MaterializeResult(
             asset_key=names.promotion,
             metadata={
@@ -222,10 +227,12 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 "challenger_version": dg.MetadataValue.int(int(model.version)),
                 "champion_version": dg.MetadataValue.int(int(decision["champion_after"] or 0)),
                 "champion_before": champion or "none",
-                f"challenger_{metric_name}": dg.MetadataValue.float(evidence_in.challenger_metric),
-                f"champion_{metric_name}": dg.MetadataValue.float(
-                    comparison.champion_metric if comparison else float("nan")
+                "metric": metric_name,
+                f"challenger_{metric_name}": metric(evidence_in.challenger_metric),
+                f"champion_{metric_name}": metric(
+                    comparison.champion_metric if comparison else None
                 ),
+                f"baseline_{metric_name}": metric(evidence_in.baseline_metric),
                 "shared_rows": dg.MetadataValue.int(comparison.rows if comparison else 0),
                 "shared_rows_described": decision["shared_rows_described"] or "no champion",
                 "trigger": trigger,
@@ -233,10 +240,7 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 "reason": reason,
                 "abandoned_versions": dg.MetadataValue.json(abandoned),
                 "training_set_version": dg.MetadataValue.int(model.training_set_version),
-                "evidence": dg.MetadataValue.md(evidence),
-                "decision_json": dg.MetadataValue.json(
-                    json.loads(json.dumps(decision, default=str))
-                ),
+                "evidence": records_table(checks, EVIDENCE_COLUMNS),
             },
         )
         for check in verdict.checks:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from mlops_assets.assets.metadata import partition_count, table_metadata
+from mlops_assets.assets.metadata import names_text, partition_count, ratio, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.ingest.raw_batch import RawBatch, read_raw_batch
 from mlops_assets.specs.model import DatasetSpec, normalized_name
@@ -131,7 +131,7 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 if missing
                 else f"all {len(needed)} required columns present"
             ),
-            metadata={"missing_columns": dg.MetadataValue.json(missing)},
+            metadata={"missing_columns": names_text(missing)},
         )
         if spec.event_time is not None:
             share = batch.rows_without_time / max(batch.source_rows, 1)
@@ -150,7 +150,7 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 ),
                 metadata={
                     "rows_without_time": dg.MetadataValue.int(batch.rows_without_time),
-                    "share_without_time": dg.MetadataValue.float(share),
+                    "share_without_time": ratio(share),
                 },
             )
 

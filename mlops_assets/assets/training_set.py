@@ -5,9 +5,8 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import table_metadata
+from mlops_assets.assets.metadata import records_table, table_metadata
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
-from mlops_assets.evaluation import markdown_table
 from mlops_assets.ingest.raw_batch import EVENT_TIME, SOURCE_ROW
 from mlops_assets.training.scope import TrainingScope
 from mlops_assets.training.split import ROW_KEY, SPLIT, assign_split, is_time_split
@@ -27,6 +26,15 @@ def data_through(spec, frame: pl.DataFrame) -> dt.datetime:
     if is_time_split(spec, frame):
         return frame[EVENT_TIME].max()
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+SPLIT_COLUMNS = {
+    "split": "train (fitted on), valid (early stopping, threshold) or test (judged on)",
+    "rows": "Rows in the split",
+    "first": "Event time of the split's first row (UTC)",
+    "last": "Event time of the split's last row (UTC)",
+    "target_mean": "Mean of the target in the split (binary: the positive rate, 0 to 1)",
+}
 
 
 def split_summary(frame: pl.DataFrame, target: str, task: str) -> pl.DataFrame:
@@ -65,7 +73,7 @@ def build_training_set_asset(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
 
     @dg.asset(
-        **names.asset_args(names.training_set, "training_set2"),
+        **names.asset_args(names.training_set, "training_set3"),
         kinds={"polars", "deltalake"},
         io_manager_key=DELTA_IO_MANAGER,
         ins={"features": dg.AssetIn(key=names.features)},
@@ -101,8 +109,9 @@ def build_training_set_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "windows": dg.MetadataValue.json(windows),
                 DATA_THROUGH: data_through(spec, frame).isoformat(),
                 "learnt_from": scope.describe(),
-                "splits": dg.MetadataValue.md(
-                    markdown_table(summary.with_columns(pl.col(pl.Datetime).cast(pl.String)))
+                "splits": records_table(
+                    summary.with_columns(pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M")),
+                    SPLIT_COLUMNS,
                 ),
             },
         )

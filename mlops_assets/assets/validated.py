@@ -11,11 +11,13 @@ import polars as pl
 
 from mlops_assets.assets.metadata import (
     markdown_sample,
+    names_text,
     partition_count,
+    ratio,
+    records_table,
     table_metadata,
 )
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
-from mlops_assets.evaluation import markdown_table
 from mlops_assets.validation.row_order import HINT, row_order_findings
 from mlops_assets.validation.rules import (
     REJECTION_REASONS,
@@ -30,6 +32,20 @@ REJECTED_SHARE_WITHIN_LIMIT = "rejected_share_within_limit"
 VALUES_WITHIN_ALLOWED_CATEGORIES = "values_within_allowed_categories"
 TARGET_IS_NOT_CONSTANT = "target_is_not_constant"
 ROWS_SHOW_NO_TIME_ORDER = "rows_show_no_time_order"
+
+
+FAILURE_COLUMNS = {
+    "column": "Column of the source the rule is about",
+    "rule": "The broken rule (as in the spec: not_nullable, isin, in_range, dtype, ...)",
+    "failure_case": "An offending value (empty when the value is missing)",
+    "rows": "Rows that break the rule this way",
+}
+
+
+def failures_table(failures: pl.DataFrame) -> dg.TableMetadataValue:
+    """Every broken rule with how many rows broke it, most rows first."""
+    columns = [c for c in FAILURE_COLUMNS if c in failures.columns]
+    return records_table(failures.select(columns), FAILURE_COLUMNS)
 
 
 def _check_specs(names: SpecAssets) -> list[dg.AssetCheckSpec]:
@@ -82,7 +98,7 @@ def _failure_metadata(outcome: ValidationOutcome, rule_prefix: str | None = None
         "failing_rows": dg.MetadataValue.int(int(failures["rows"].sum()) if failures.height else 0)
     }
     if failures.height:
-        metadata["failures_by_rule"] = dg.MetadataValue.md(markdown_table(failures))
+        metadata["failures_by_rule"] = failures_table(failures)
         if rejected.height:
             sample = rejected
             if rule_prefix is not None:
@@ -139,7 +155,7 @@ def _row_order_check(names: SpecAssets, outcome: ValidationOutcome) -> dg.AssetC
             if findings
             else "no sign of time order along the rows"
         ),
-        metadata={"findings": dg.MetadataValue.json(findings)},
+        metadata={"findings": names_text(findings)},
     )
 
 
@@ -164,7 +180,7 @@ def check_results(
             ),
             metadata={
                 "target_null_rows": dg.MetadataValue.int(outcome.target_nulls),
-                "target_null_share": dg.MetadataValue.float(target_null_share),
+                "target_null_share": ratio(target_null_share),
                 **_failure_metadata(outcome, "not_nullable"),
             },
         ),
@@ -195,8 +211,8 @@ def check_results(
             ),
             metadata={
                 "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
-                "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
-                "rule_breaking_share": dg.MetadataValue.float(outcome.rule_breaking_share),
+                "rejected_share": ratio(outcome.rejected_share),
+                "rule_breaking_share": ratio(outcome.rule_breaking_share),
                 **_failure_metadata(outcome),
             },
         ),
@@ -238,7 +254,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 owners=names.owners,
                 kinds={"pandera", "polars", "deltalake"},
                 tags=names.tags,
-                code_version=names.code_version("validated2"),
+                code_version=names.code_version("validated3"),
                 description="Raw rows that keep every rule of the spec, typed as the spec declares.",
             ),
             "rejected_rows": dg.AssetOut(
@@ -247,7 +263,7 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 owners=names.owners,
                 kinds={"pandera", "polars", "deltalake"},
                 tags=names.tags,
-                code_version=names.code_version("rejected2"),
+                code_version=names.code_version("rejected3"),
                 description="Raw rows that broke a rule, as text, with every broken rule and column named.",
             ),
         },
@@ -266,8 +282,8 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
             metadata={
                 **table_metadata(outcome.valid, spec, partitions=partition_count(context)),
                 "rejected_rows": dg.MetadataValue.int(outcome.rejected.height),
-                "rejected_share": dg.MetadataValue.float(outcome.rejected_share),
-                "rule_breaking_share": dg.MetadataValue.float(outcome.rule_breaking_share),
+                "rejected_share": ratio(outcome.rejected_share),
+                "rule_breaking_share": ratio(outcome.rule_breaking_share),
             },
         )
         yield dg.Output(
@@ -276,8 +292,10 @@ def build_validated_assets(names: SpecAssets) -> dg.AssetsDefinition:
             data_version=dg.DataVersion(content_hash(outcome.rejected)),
             metadata={
                 **table_metadata(outcome.rejected, spec, partitions=partition_count(context)),
-                "failures_by_rule": dg.MetadataValue.md(
-                    markdown_table(outcome.failures) if outcome.failures.height else "_no failures_"
+                "failures_by_rule": (
+                    failures_table(outcome.failures)
+                    if outcome.failures.height
+                    else dg.MetadataValue.text("no failures")
                 ),
             },
         )

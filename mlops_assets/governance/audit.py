@@ -12,6 +12,7 @@ explains is reported.
 
 import datetime as dt
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -19,6 +20,7 @@ import dagster as dg
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from mlops_assets.assets.metadata import table_rows
 from mlops_assets.governance.actors import launched_by, launching_user
 from mlops_assets.governance.card_publishing import CARD_TAG
 from mlops_assets.governance.recorded_events import materializations, metadata_values
@@ -122,11 +124,31 @@ def _mlflow_evidence(
     return evidence
 
 
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _recorded_decision(values: dict[str, Any]) -> dict[str, Any]:
+    """The gate's figures from a promotion materialization: its metric keys and `evidence` table
+    (materializations before those stored them as one `decision_json` blob)."""
+    if "decision_json" in values:
+        return dict(values["decision_json"])
+    metric = str(values.get("metric", ""))
+    return {
+        "metric": metric,
+        "challenger_metric": _finite(values.get(f"challenger_{metric}")),
+        "champion_metric": _finite(values.get(f"champion_{metric}")),
+        "baseline_metric": _finite(values.get(f"baseline_{metric}")),
+        "checks": {row["check"]: row["passed"] for row in table_rows(values.get("evidence"))},
+        "training_set_version": values.get("training_set_version"),
+    }
+
+
 def _gate_event(
     values: dict[str, Any], at: str, run_id: str | None, tags: dict[str, str]
 ) -> AuditEvent:
-    metric = values.get("decision_json", {}).get("metric", "")
-    decision = values.get("decision_json", {})
+    decision = _recorded_decision(values)
+    metric = decision.get("metric", "")
     return AuditEvent(
         at=at,
         action=str(values["decision"]),

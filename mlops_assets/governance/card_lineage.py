@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import polars as pl
 
-from mlops_assets.evaluation import PRIMARY_METRIC
+from mlops_assets.assets.metadata import names_of, table_rows
+from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
 from mlops_assets.governance.actors import actor_of, launched_by, trigger_of
 from mlops_assets.governance.model_card import DriftStatus, ModelCard
 from mlops_assets.governance.recorded_events import metadata_values, newest_materialization
@@ -76,8 +77,16 @@ def drift_at(
         drift_share=float(values.get("drift_share", float("nan"))),
         dataset_drift=bool(values.get("dataset_drift", False)),
         retrain_signal=bool(values.get("retrain_signal", False)),
-        drifted_features=list(values.get("drifted_features") or []),
+        drifted_features=names_of(values.get("drifted_features")),
     )
+
+
+def _splits_markdown(value) -> str:
+    """The training set's `splits` table as markdown for the card (older records stored markdown)."""
+    rows = table_rows(value)
+    if rows:
+        return markdown_table(pl.DataFrame(rows))
+    return str(value or "")
 
 
 def gather_model_card(
@@ -133,7 +142,7 @@ def gather_model_card(
         training_set_data_version=model.training_set_data_version,
         windows=dict(split_values.get("windows") or {}),
         time_split=spec.time is not None,
-        splits=str(split_values.get("splits", "")),
+        splits=_splits_markdown(split_values.get("splits")),
         features=list(model.features),
         categorical=list(model.categorical),
         excluded=dict(features.get("excluded") or {}),

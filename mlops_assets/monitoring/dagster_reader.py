@@ -10,6 +10,7 @@ from typing import Any
 
 import dagster as dg
 
+from mlops_assets.assets.metadata import table_rows
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.monitoring.spec_state import Drift, ScoreHistogram, Scoring, Validation
 
@@ -71,12 +72,19 @@ def read_validation(instance: dg.DagsterInstance, names: SpecAssets) -> Validati
 
 
 def _histogram(value: Any) -> ScoreHistogram | None:
+    """The score buckets of the predictions asset: its `prediction_histogram` table (or the
+    JSON object of `upper_bounds` and `counts` that materializations before it stored)."""
+    rows = table_rows(value)
+    if rows:
+        return ScoreHistogram(
+            upper_bounds=[float(r["upper_bound"]) for r in rows],
+            counts=[int(r["rows"]) for r in rows],
+        )
     if not isinstance(value, dict) or "upper_bounds" not in value or "counts" not in value:
         return None
     return ScoreHistogram(
         upper_bounds=[float(b) for b in value["upper_bounds"]],
         counts=[int(c) for c in value["counts"]],
-        total=float(value.get("sum", 0.0)),
     )
 
 

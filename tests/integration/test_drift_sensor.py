@@ -8,7 +8,8 @@ import json
 import dagster as dg
 import pytest
 
-from sensors.drift_retraining import build_drift_retraining_sensor
+from mlops_assets.assets.drift import signals_table
+from sensors.drift_retraining import build_drift_retraining_sensor, recorded_signals
 from sensors.retraining import build_retraining_job
 
 DRIFT = dg.AssetKey(["shop", "drift"])
@@ -39,7 +40,7 @@ def _drift(instance: dg.DagsterInstance, partition: str, signals: list[dict]) ->
         dg.AssetMaterialization(
             asset_key=DRIFT,
             partition=partition,
-            metadata={"retrain_signal": bool(signals), "retrain_signals": signals},
+            metadata={"retrain_signal": bool(signals), "retrain_signals": signals_table(signals)},
         )
     )
 
@@ -117,3 +118,16 @@ def test_a_window_without_signal_moves_the_cursor_and_asks_nothing(instance):
     result = _tick(_sensor(), instance, None)
     assert not result.run_requests
     assert json.loads(result.cursor)["after_storage_id"] > 0
+
+
+def test_signals_recorded_as_json_by_older_materializations_are_still_read(instance):
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=DRIFT,
+            partition="2024-01-03",
+            metadata={"retrain_signal": True, "retrain_signals": [_signal("2024-01-03")]},
+        )
+    )
+    record = instance.fetch_materializations(DRIFT, limit=1).records[0]
+    [signal] = recorded_signals(record)
+    assert signal.window == "2024-01-03" and signal.drifted_features == ("price", "region")

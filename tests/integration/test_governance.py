@@ -8,6 +8,7 @@ import dagster as dg
 import mlflow
 import pytest
 
+from mlops_assets.assets.metadata import names_of
 from mlops_assets.cli import main, run_spec
 from tests.conftest import churn_spec, customers_table
 
@@ -104,7 +105,7 @@ def test_every_training_writes_a_card_to_dagster_and_mlflow(churn):
         assert INTENDED_USE in card and LIMITATION in card
         assert "| owner | team:ml |" in card
         assert "### By `plan`" in card and "| basic |" in card
-        assert all(f"`{feature}`" in card for feature in model["features"])
+        assert all(f"`{feature}`" in card for feature in names_of(model["features"]))
         assert f"**{metadata['decision'].upper()}**" in card
         mlflow_version = client.get_model_version("churn_model", str(version))
         uri = mlflow_version.tags["mlops.model_card"]

@@ -7,6 +7,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from mlops_assets.assets.metadata import names_of
+
 pytestmark = pytest.mark.slow
 ROWS = 2000
 
@@ -43,7 +45,7 @@ def test_row_order_as_time_tests_on_the_last_rows(platform):
     valid_rows = training.filter(pl.col("_split") == "valid")["_source_row"]
     assert valid_rows.min() == ROWS - 700 and valid_rows.max() == ROWS - 401
     model = platform.instance().get_latest_materialization_event(dg.AssetKey(["ordered", "model"]))
-    assert "_source_row" not in model.asset_materialization.metadata["features"].value
+    assert "_source_row" not in names_of(model.asset_materialization.metadata["features"])
     checks = {c["check"].split(":")[-1] for c in summary["failed_checks"]}
     assert "rows_show_no_time_order" not in checks
 
