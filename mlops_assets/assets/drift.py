@@ -23,6 +23,7 @@ from mlops_assets.assets.metadata import (
     partition_count,
     ratio,
     records_table,
+    significant,
     table_metadata,
 )
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
@@ -482,7 +483,7 @@ def drift_checks(
         passed=not moved,
         severity=dg.AssetCheckSeverity.WARN,
         description=f"{len(moved)} of {len(measured)} windows' scores drifted; latest "
-        f"{prediction.get('method')} {prediction.get('score')}, PSI {prediction.get('psi')}",
+        f"{prediction.get('method')} {significant(prediction.get('score'))}, PSI {significant(prediction.get('psi'))}",
     )
     labelled = [
         (m, d)

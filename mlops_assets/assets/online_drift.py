@@ -20,6 +20,7 @@ from mlops_assets.assets.metadata import (
     names_text,
     partition_count,
     ratio,
+    significant,
     table_metadata,
 )
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
@@ -195,8 +196,8 @@ def build_online_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             check_name=NO_ONLINE_PREDICTION_DRIFT,
             passed=not prediction.get("drifted"),
             severity=dg.AssetCheckSeverity.WARN,
-            description=f"prediction {prediction.get('method')} {prediction.get('score')}, "
-            f"PSI {prediction.get('psi')}",
+            description=f"prediction {prediction.get('method')} {significant(prediction.get('score'))}, "
+            f"PSI {significant(prediction.get('psi'))}",
         )
         dropped = (
             realized is not None

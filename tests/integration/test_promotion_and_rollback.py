@@ -7,6 +7,7 @@ import mlflow
 import polars as pl
 import pytest
 
+from mlops_assets.assets.metadata import table_rows
 from mlops_assets.serving.champion import CHAMPION, PREVIOUS_CHAMPION
 from tests.conftest import churn_spec, customers_table
 
@@ -92,7 +93,7 @@ def test_a_worse_challenger_is_rejected_and_the_champion_stays(churn):
     metadata = decision.asset_materialization.metadata
     assert metadata["decision"].value == "rejected"
     assert metadata["champion_before"].value == "1"
-    assert "vs champion v1" in metadata["evidence"].value
+    assert any("vs champion v1" in row["detail"] for row in table_rows(metadata["evidence"]))
     version = mlflow.MlflowClient().get_model_version("churn_model", "2")
     assert "challenger_not_worse_than_champion" in version.tags["mlops.rejected_reason"]
 

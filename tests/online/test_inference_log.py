@@ -174,7 +174,7 @@ def test_online_drift_reads_the_log_and_joins_labels_by_id(logged):
     batch = pl.read_delta(str(platform.home / "tables" / "churn" / "predictions"))
     scored = batch.filter(pl.col("customer_id").is_in([r["customer_id"] for r in rows]))
     expected = roc_auc_score(scored["churned"].to_numpy(), scored["prediction"].to_numpy())
-    assert drift["realized_roc_auc"].value == pytest.approx(expected)
+    assert drift["realized_roc_auc"].value == pytest.approx(expected, abs=5e-5)  # 4 digits
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert set(checks) == {
         "no_online_feature_drift",
