@@ -67,7 +67,10 @@ def read_validation(instance: dg.DagsterInstance, names: SpecAssets) -> Validati
     return Validation(
         valid_rows=_rows(metadata),
         rejected_rows=_whole(metadata.get("rejected_rows")) or 0,
-        rejected_share=_number(metadata.get("rejected_share")) or 0.0,
+        rule_breaking_ratio=_number(
+            metadata.get("rule_breaking_share", metadata.get("rejected_share"))
+        )
+        or 0.0,
     )
 
 
@@ -89,9 +92,16 @@ def _histogram(value: Any) -> ScoreHistogram | None:
 
 
 def _quantile_label(key: str) -> str | None:
-    """`prediction_p05` -> `0.05`; other keys -> None."""
+    """`prediction_p05` -> `p05`; other keys (`prediction_mean`, ...) -> None."""
     digits = key.removeprefix(QUANTILE_PREFIX)
-    return f"{int(digits) / 100:g}" if digits.isdigit() else None
+    return f"p{digits}" if digits.isdigit() else None
+
+
+def _duration(rows: int | None, rows_per_second: float | None) -> float | None:
+    """Seconds the run spent scoring, from its row count and throughput."""
+    if rows is None or not rows_per_second:
+        return None
+    return rows / rows_per_second
 
 
 def read_scoring(instance: dg.DagsterInstance, names: SpecAssets) -> Scoring | None:
@@ -113,12 +123,13 @@ def read_scoring(instance: dg.DagsterInstance, names: SpecAssets) -> Scoring | N
         finished_at=finished_at,
         model_version=_whole(metadata.get("model_version")),
         rows=_rows(metadata),
-        rows_per_second=_number(metadata.get("rows_per_second")),
+        duration_seconds=_duration(_rows(metadata), _number(metadata.get("rows_per_second"))),
         latency_p50_ms=_number(metadata.get("latency_p50_ms")),
         latency_p95_ms=_number(metadata.get("latency_p95_ms")),
         unseen_category_values=_whole(metadata.get("unseen_category_values")),
         out_of_range_values=_whole(metadata.get("out_of_range_values")),
         score_quantiles=quantiles,
+        score_mean=_number(metadata.get("prediction_mean")),
         class_shares=shares,
         histogram=_histogram(metadata.get("prediction_histogram")),
     )

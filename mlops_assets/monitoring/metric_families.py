@@ -2,6 +2,11 @@
 
 Every metric carries the label `spec`. A family is emitted even when no spec has
 a value for it yet, so dashboards and alert rules always find the name.
+
+Naming follows Prometheus: shares from 0 to 1 end in `_ratio`, times in `_seconds`,
+counters in `_total`; a quantile of one run is its own gauge (`..._p50_seconds`), never a
+`quantile` label (which belongs to a Summary); and the latest run's score distribution is
+a set of gauges, not a histogram (a histogram's buckets may only grow).
 """
 
 from collections.abc import Callable, Iterable
@@ -9,7 +14,6 @@ from collections.abc import Callable, Iterable
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     Metric,
 )
 
@@ -80,15 +84,16 @@ def validation_families(states: list[SpecState]) -> list[Metric]:
             lambda s: _one(s.validation.rejected_rows if s.validation else None),
         ),
         _gauge(
-            "validation_rejected_share",
-            "Share of the latest window's rows rejected by validation (0 to 1).",
+            "validation_rejected_ratio",
+            "Share of the latest window's rows that broke a validation rule, 0 to 1 (rows "
+            "rejected only for a missing label do not count): what quality.max_rejected_share limits.",
             [],
             states,
-            lambda s: _one(s.validation.rejected_share if s.validation else None),
+            lambda s: _one(s.validation.rule_breaking_ratio if s.validation else None),
         ),
         _gauge(
-            "validation_rejected_share_limit",
-            "The spec's limit on the rejected share (quality.max_rejected_share).",
+            "validation_rejected_ratio_limit",
+            "The spec's limit on the rejected ratio (quality.max_rejected_share), 0 to 1.",
             [],
             states,
             lambda s: _one(s.rejected_share_limit),
@@ -96,17 +101,14 @@ def validation_families(states: list[SpecState]) -> list[Metric]:
     ]
 
 
+QUANTILES = ("p05", "p25", "p50", "p75", "p95")
+
+
+def _score_quantile(name: str) -> Callable[[SpecState], list[tuple[list[str], float | None]]]:
+    return lambda s: _one(s.scoring.score_quantiles.get(name) if s.scoring else None)
+
+
 def scoring_families(states: list[SpecState]) -> list[Metric]:
-    histogram = HistogramMetricFamily(
-        f"{PREFIX}_prediction_score",
-        "Scores of the latest scoring run: the positive-class probability (binary), the predicted "
-        "class's probability (multiclass) or the prediction (regression). A snapshot, not a running total.",
-        labels=["spec"],
-    )
-    for state in states:
-        if state.scoring and state.scoring.histogram:
-            shape = state.scoring.histogram
-            histogram.add_metric([state.spec], shape.cumulative(), shape.total)
     return [
         _gauge(
             "scoring_last_success_timestamp_seconds",
@@ -130,25 +132,26 @@ def scoring_families(states: list[SpecState]) -> list[Metric]:
             lambda s: _one(s.scoring.model_version if s.scoring else None),
         ),
         _gauge(
-            "scoring_rows_per_second",
-            "Throughput of the latest scoring run (rows per second).",
+            "scoring_duration_seconds",
+            "Seconds the latest scoring run spent scoring its rows (throughput: "
+            "mlops_scoring_rows / mlops_scoring_duration_seconds).",
             [],
             states,
-            lambda s: _one(s.scoring.rows_per_second if s.scoring else None),
+            lambda s: _one(s.scoring.duration_seconds if s.scoring else None),
         ),
         _gauge(
-            "scoring_batch_latency_seconds",
-            "Latency of scoring one 10,000-row batch in the latest scoring run, by quantile.",
-            ["quantile"],
+            "scoring_batch_latency_p50_seconds",
+            "Median latency of scoring one 10,000-row batch in the latest scoring run.",
+            [],
             states,
-            lambda s: (
-                [
-                    (["0.5"], _seconds(s.scoring.latency_p50_ms)),
-                    (["0.95"], _seconds(s.scoring.latency_p95_ms)),
-                ]
-                if s.scoring
-                else []
-            ),
+            lambda s: _one(_seconds(s.scoring.latency_p50_ms) if s.scoring else None),
+        ),
+        _gauge(
+            "scoring_batch_latency_p95_seconds",
+            "95th percentile latency of scoring one 10,000-row batch in the latest scoring run.",
+            [],
+            states,
+            lambda s: _one(_seconds(s.scoring.latency_p95_ms) if s.scoring else None),
         ),
         _gauge(
             "scoring_unseen_category_values",
@@ -164,21 +167,45 @@ def scoring_families(states: list[SpecState]) -> list[Metric]:
             states,
             lambda s: _one(s.scoring.out_of_range_values if s.scoring else None),
         ),
+        *[
+            _gauge(
+                f"prediction_score_{q}",
+                f"{q[1:].lstrip('0')}th percentile of the latest scoring run's scores "
+                "(binary: positive-class probability; regression: the prediction).",
+                [],
+                states,
+                _score_quantile(q),
+            )
+            for q in QUANTILES
+        ],
         _gauge(
-            "prediction_score_quantile",
-            "Quantiles of the latest scoring run's scores (binary and regression).",
-            ["quantile"],
+            "prediction_score_mean",
+            "Mean of the latest scoring run's scores (binary and regression).",
+            [],
             states,
-            lambda s: [([q], v) for q, v in s.scoring.score_quantiles.items()] if s.scoring else [],
+            lambda s: _one(s.scoring.score_mean if s.scoring else None),
         ),
         _gauge(
-            "prediction_class_share",
-            "Share of rows predicted as each class in the latest scoring run (multiclass).",
+            "prediction_class_ratio",
+            "Share of rows predicted as each class in the latest scoring run, 0 to 1 (multiclass).",
             ["class"],
             states,
             lambda s: [([c], v) for c, v in s.scoring.class_shares.items()] if s.scoring else [],
         ),
-        histogram,
+        _gauge(
+            "prediction_score_bucket_ratio",
+            "The latest scoring run's score distribution: share of its rows (0 to 1) whose score "
+            "falls in the bucket ending at `upper_bound` (per bucket, not cumulative; binary and "
+            "multiclass: 0.1-wide probability buckets; regression: ten buckets of the run's range). "
+            "A snapshot that each run replaces.",
+            ["upper_bound"],
+            states,
+            lambda s: (
+                [([bound], ratio) for bound, ratio in s.scoring.histogram.ratios()]
+                if s.scoring and s.scoring.histogram
+                else []
+            ),
+        ),
     ]
 
 
@@ -195,7 +222,7 @@ def drift_families(states: list[SpecState], top_features: int) -> list[Metric]:
 
     return [
         _gauge(
-            "drift_share",
+            "drift_features_drifted_ratio",
             "Share of features that drifted in the latest drift window (0 to 1).",
             [],
             states,

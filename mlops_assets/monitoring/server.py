@@ -5,7 +5,12 @@ import signal
 import threading
 
 import dagster as dg
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 
 from mlops_assets.monitoring.collector import SnapshotCollector, StateReader
 from mlops_assets.monitoring.refresh_loop import RefreshLoop
@@ -30,6 +35,17 @@ def project_state_reader(partitions_kept: int = DEFAULT_PARTITIONS_KEPT) -> Stat
     return read
 
 
+def exporter_registry(collector: SnapshotCollector) -> CollectorRegistry:
+    """The exporter's registry: the spec snapshot plus the exporter's own process metrics
+    (`process_*`: CPU seconds, resident memory, open file descriptors, start time) and the
+    Python platform (`python_info`), so a leaking or stuck exporter shows on the dashboard."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    return registry
+
+
 def run_exporter(
     host: str,
     port: int,
@@ -42,8 +58,7 @@ def run_exporter(
     logging.basicConfig(level=logging.INFO, format="[mlops exporter %(asctime)s] %(message)s")
     collector = SnapshotCollector(project_state_reader(partitions_kept), top_features)
     seconds = collector.refresh()
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    registry = exporter_registry(collector)
     server, _ = start_http_server(port, addr=host, registry=registry)
     log.info(
         "serving http://%s:%s/metrics (first refresh %.2f s, every %g s)",

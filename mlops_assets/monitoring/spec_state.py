@@ -14,11 +14,13 @@ class Champion:
 
 @dataclass(frozen=True)
 class Validation:
-    """The latest validated window: how many rows passed and how many a rule rejected."""
+    """The latest validated window: how many rows passed, how many were rejected, and the share
+    of rows that broke a rule (a missing label alone does not count): what
+    quality.max_rejected_share limits."""
 
     valid_rows: int | None
     rejected_rows: int
-    rejected_share: float
+    rule_breaking_ratio: float
 
 
 @dataclass(frozen=True)
@@ -27,15 +29,17 @@ class ScoreHistogram:
 
     upper_bounds: list[float]
     counts: list[int]
-    total: float
 
-    def cumulative(self) -> list[tuple[str, int]]:
-        """(`le`, rows at or below it) pairs, ending with `+Inf`, as Prometheus expects."""
-        running, buckets = 0, []
-        for bound, count in zip(self.upper_bounds, self.counts, strict=True):
-            running += count
-            buckets.append((repr(float(bound)), running))
-        return [*buckets, ("+Inf", running)]
+    def ratios(self) -> list[tuple[str, float]]:
+        """(upper bound, share of the run's rows in that bucket) pairs: the run's distribution.
+
+        Each scoring run replaces the previous one, so this is a snapshot (gauges), never a
+        Prometheus histogram, whose bucket counts may only grow."""
+        total = sum(self.counts)
+        return [
+            (f"{float(bound):g}", count / total if total else 0.0)
+            for bound, count in zip(self.upper_bounds, self.counts, strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,13 @@ class Scoring:
     finished_at: float
     model_version: int | None
     rows: int | None
-    rows_per_second: float | None
+    duration_seconds: float | None
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     unseen_category_values: int | None
     out_of_range_values: int | None
     score_quantiles: dict[str, float] = field(default_factory=dict)
+    score_mean: float | None = None
     class_shares: dict[str, float] = field(default_factory=dict)
     histogram: ScoreHistogram | None = None
 
