@@ -66,7 +66,7 @@ def histogram_table(histogram: dict) -> dg.TableMetadataValue:
             "share": pl.Float64,
         },
     )
-    return records_table(frame, HISTOGRAM_COLUMNS, digits=3)
+    return records_table(frame, HISTOGRAM_COLUMNS)
 
 
 def counts_table(counts: dict[str, int]) -> dg.MetadataValue:

@@ -307,26 +307,35 @@ def test_prometheus_reads_back_what_the_pipeline_recorded(scored: ScoredPlatform
     assert summary["rows_rejected"] == BAD_ROWS
     assert value(prometheus, f"mlops_validation_rejected_rows{{{on}}}") == BAD_ROWS
     assert value(prometheus, f"mlops_validation_valid_rows{{{on}}}") == ROWS - BAD_ROWS
-    assert value(prometheus, f"mlops_validation_rejected_share{{{on}}}") == pytest.approx(
-        BAD_ROWS / ROWS
+    # the rule-breaking share (what quality.max_rejected_share limits), to 4 significant digits
+    assert value(prometheus, f"mlops_validation_rejected_ratio{{{on}}}") == pytest.approx(
+        BAD_ROWS / ROWS, rel=1e-3
     )
 
     scored_rows = pl.read_delta(str(scored.home / "tables" / SPEC / "predictions")).height
     assert scored_rows == ROWS - BAD_ROWS
-    assert value(prometheus, f"mlops_prediction_score_count{{{on}}}") == scored_rows
-    assert value(prometheus, f'mlops_prediction_score_bucket{{{on}, le="+Inf"}}') == scored_rows
     assert value(prometheus, f"mlops_scoring_rows{{{on}}}") == scored_rows
-    median = value(prometheus, f"histogram_quantile(0.5, mlops_prediction_score_bucket{{{on}}})")
-    reported = value(prometheus, f'mlops_prediction_score_quantile{{{on}, quantile="0.5"}}')
-    assert abs(median - reported) <= 0.1  # the histogram's buckets are 0.1 wide
-    assert value(prometheus, f"mlops_scoring_rows_per_second{{{on}}}") > 0
-    latencies = query(prometheus, f"mlops_scoring_batch_latency_seconds{{{on}}}")
-    assert {r["metric"]["quantile"] for r in latencies} == {"0.5", "0.95"}
+    buckets = {
+        float(r["metric"]["upper_bound"]): float(r["value"][1])
+        for r in query(prometheus, f"mlops_prediction_score_bucket_ratio{{{on}}}")
+    }
+    assert sorted(buckets) == [pytest.approx(0.1 * i) for i in range(1, 11)]
+    assert sum(buckets.values()) == pytest.approx(1, abs=1e-6)
+    median = value(prometheus, f"mlops_prediction_score_p50{{{on}}}")
+    below = sum(share for bound, share in buckets.items() if bound < median)
+    through = sum(share for bound, share in buckets.items() if bound < median + 0.1)
+    assert below <= 0.5 <= through  # the median lies in the bucket the distribution says
+    assert value(prometheus, f"mlops_scoring_duration_seconds{{{on}}}") > 0
+    p50 = value(prometheus, f"mlops_scoring_batch_latency_p50_seconds{{{on}}}")
+    assert 0 < p50 <= value(prometheus, f"mlops_scoring_batch_latency_p95_seconds{{{on}}}")
+    labelled = urllib.parse.urlencode({"query": '{__name__=~"mlops_.*", quantile!=""}'})
+    assert json.loads(get(f"{prometheus}/api/v1/query?{labelled}"))["data"]["result"] == []
+    assert value(prometheus, 'process_resident_memory_bytes{job="mlops"}') > 0
     last_scoring = value(prometheus, f"mlops_scoring_last_success_timestamp_seconds{{{on}}}")
     assert last_scoring <= time.time()
     assert value(prometheus, f"mlops_scoring_model_version{{{on}}}") == int(champion.version)
 
-    assert 0 <= value(prometheus, f"mlops_drift_share{{{on}}}") <= 1
+    assert 0 <= value(prometheus, f"mlops_drift_features_drifted_ratio{{{on}}}") <= 1
     assert value(prometheus, f"mlops_drift_retrain_signal{{{on}}}") in (0, 1)
     severities = query(prometheus, f"mlops_feature_drift_severity{{{on}}}")
     assert 1 <= len(severities) <= 5
@@ -432,14 +441,15 @@ def test_dashboard_queries_name_only_emitted_metrics(exporter: Exporter, serving
         "mlops_champion_version",
         "mlops_champion_test_metric",
         "mlops_realized_metric_by_partition",
-        "mlops_drift_share",
+        "mlops_drift_features_drifted_ratio",
         "mlops_feature_drift_severity",
-        "mlops_prediction_score_bucket",
-        "mlops_scoring_rows_per_second",
-        "mlops_scoring_batch_latency_seconds",
+        "mlops_prediction_score_bucket_ratio",
+        "mlops_scoring_duration_seconds",
+        "mlops_scoring_batch_latency_p50_seconds",
         "mlops_runs_total",
         "mlops_validation_rejected_rows",
-        "mlops_validation_rejected_share",
+        "mlops_validation_rejected_ratio",
+        "process_resident_memory_bytes",
         "mlops_scoring_last_success_timestamp_seconds",
         "mlops_serving_requests_total",
         "mlops_serving_request_duration_seconds_bucket",
