@@ -155,10 +155,11 @@ def ratio(value: Number) -> dg.FloatMetadataValue:
 
 
 def milliseconds(value: Number) -> dg.FloatMetadataValue:
-    """A latency in milliseconds (keys end in `_ms`): 1 decimal."""
+    """A latency in milliseconds (keys end in `_ms`): 1 decimal; under 0.1 ms, 1 significant
+    digit, so a fast call never reads as 0."""
     number = None if value is None else float(value)
     if number is not None and math.isfinite(number):
-        number = round(number, MS_DECIMALS)
+        number = significant(number, 1) if 0 < abs(number) < 0.1 else round(number, MS_DECIMALS)
     return dg.MetadataValue.float(_or_nan(number))
 
 
