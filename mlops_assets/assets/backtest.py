@@ -33,7 +33,10 @@ def build_backtest_asset(names: SpecAssets) -> dg.AssetsDefinition:
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
 
     @dg.asset(
-        **names.asset_args(names.key("policy_backtest"), "backtest1"),
+        **{
+            **names.asset_args(names.key("policy_backtest"), "backtest1"),
+            "group_name": names.backtest_group,
+        },
         kinds={"lightgbm", "polars", "deltalake"},
         deps=[names.features],
         io_manager_key=DELTA_IO_MANAGER,

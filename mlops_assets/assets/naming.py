@@ -99,6 +99,12 @@ class SpecAssets:
         return self.spec.name
 
     @property
+    def backtest_group(self) -> str:
+        """The group of the on-demand policy backtest (a long replay): kept out of the spec's
+        group, so "Materialize all" there never starts it."""
+        return f"{self.spec.name}_backtest"
+
+    @property
     def owners(self) -> list[str]:
         return [self.spec.owner]
 

@@ -86,7 +86,7 @@ def build_raw_asset(names: SpecAssets) -> dg.AssetsDefinition:
     grain = spec.event_time.grain if spec.event_time else "whole"
 
     @dg.asset(
-        **names.asset_args(names.raw, "raw2"),
+        **names.asset_args(names.raw, "raw3"),
         kinds={"polars", "deltalake"},
         partitions_def=names.partitions_def,
         backfill_policy=names.backfill_policy,
