@@ -57,6 +57,14 @@ def test_every_asset_is_versioned_grouped_typed_owned_and_described(defs):
         assert spec.description and len(spec.description) > 20, name
 
 
+def test_materialize_all_on_the_spec_group_leaves_out_the_policy_backtest(defs):
+    graph = defs.resolve_asset_graph()
+    group = {k.path[-1] for k in dg.AssetSelection.groups("flights").resolve(graph)}
+    assert "policy_backtest" not in group and {"raw", "model", "drift"} <= group
+    backtest = dg.AssetSelection.groups("flights_backtest").resolve(graph)
+    assert {k.path[-1] for k in backtest} == {"policy_backtest"}
+
+
 def test_asset_graph_matches_snapshot(defs):
     current = _snapshot(defs)
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":

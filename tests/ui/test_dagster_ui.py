@@ -82,15 +82,13 @@ def open_asset(page: Page, server_url: str, asset: str, view: str | None = None)
 
 
 def expected_lineage(materialized: MaterializedSlice) -> tuple[set[str], set[tuple[str, str]]]:
-    """Every asset of the spec's group and every upstream edge between them, from the
-    definitions (the policy backtest has a group of its own, `<spec>_backtest`)."""
+    """Every asset of the spec and every upstream edge between them, from the definitions
+    (the policy backtest is in its own group, `<spec>_backtest`; the group's graph still draws
+    it, as a neighbour from another group)."""
     nodes: set[str] = set()
     edges: set[tuple[str, str]] = set()
-    group = materialized.spec.name
     for assets in build_spec_assets(materialized.spec):
         for key in assets.keys:
-            if assets.specs_by_key[key].group_name != group:
-                continue
             nodes.add(key.path[-1])
             edges |= {(upstream.path[-1], key.path[-1]) for upstream in assets.asset_deps[key]}
     return nodes, edges
