@@ -210,7 +210,7 @@ def scoring_families(states: list[SpecState]) -> list[Metric]:
 
 
 def _seconds(milliseconds: float | None) -> float | None:
-    return None if milliseconds is None else milliseconds / 1000
+    return None if milliseconds is None else round(milliseconds / 1000, 9)  # no 1e-18 noise
 
 
 def drift_families(states: list[SpecState], top_features: int) -> list[Metric]:
