@@ -16,6 +16,7 @@ routes, `mlflow/server/js`): `#/experiments/<id>/runs/<run>`,
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -65,6 +66,12 @@ class MlflowLinks:
     def model_version(self, model_name: str, version: str | int) -> str:
         """The registered model version's page: its aliases, tags, description and source run."""
         return f"{self.base}/#/models/{_part(model_name)}/versions/{_part(str(version))}"
+
+    def compare_runs(self, experiment_ids: list[str], run_ids: list[str]) -> str:
+        """MLflow's side-by-side view of runs: parameters, metrics and their charts."""
+        runs = quote(json.dumps(list(run_ids)), safe="")
+        experiments = quote(json.dumps(sorted(set(experiment_ids))), safe="")
+        return f"{self.base}/#/compare-runs?runs={runs}&experiments={experiments}"
 
     def registered_model(self, model_name: str) -> str:
         """The registered model's page: every version and which one holds the champion alias."""

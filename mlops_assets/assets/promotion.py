@@ -30,6 +30,13 @@ from mlops_assets.assets.model_card import model_card_result, model_card_spec
 from mlops_assets.assets.naming import SpecAssets
 from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
 from mlops_assets.governance.actors import actor_of, trigger_of
+from mlops_assets.governance.model_versions import (
+    COMPARISON_COLUMNS,
+    VERSION_COLUMNS,
+    run_of,
+    side_by_side,
+    versions_table,
+)
 from mlops_assets.policy.comparison import compare_on_rows
 from mlops_assets.policy.gate import GATE_CHECKS, GateEvidence, judge
 from mlops_assets.serving.champion import champion_version, move_champion
@@ -65,6 +72,33 @@ def _run_status(instance: dg.DagsterInstance):
     return finished
 
 
+def _versions_view(
+    client, links, model_name: str, metric_name: str, challenger: str, champion: str | None
+) -> dict:
+    """The model-versions table, and the champion that served when the gate decided beside the
+    judged challenger, with a link to MLflow's compare view (no comparison before a champion)."""
+    view = {
+        "model_versions": records_table(
+            versions_table(client, model_name, metric_name), VERSION_COLUMNS
+        ),
+        "mlflow_model_versions": dg.MetadataValue.url(links.registered_model(model_name)),
+    }
+    if champion is not None and champion != challenger:
+        view["champion_vs_challenger"] = records_table(
+            side_by_side(client, model_name, champion, challenger), COMPARISON_COLUMNS
+        )
+        (champion_experiment, champion_run), (challenger_experiment, challenger_run) = (
+            run_of(client, model_name, champion),
+            run_of(client, model_name, challenger),
+        )
+        view["mlflow_compare"] = dg.MetadataValue.url(
+            links.compare_runs(
+                [champion_experiment, challenger_experiment], [champion_run, challenger_run]
+            )
+        )
+    return view
+
+
 def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
     spec = names.spec
     metric_name, _ = PRIMARY_METRIC[spec.target.task]
@@ -73,7 +107,7 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
         name=f"{spec.name}__promotion_gate",
         specs=[
             dg.AssetSpec(
-                **names.asset_args(names.promotion, "promotion3"),
+                **names.asset_args(names.promotion, "promotion4"),
                 kinds={"mlflow"},
                 deps=[names.model, names.evaluation, names.training_set],
                 description="The gate between a new model version and serving, with its evidence; "
@@ -209,6 +243,7 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
             schema={"check": pl.String, "passed": pl.Boolean, "detail": pl.String},
         )
         evidence = markdown_table(checks)
+        views = _versions_view(client, links, spec.model_name, metric_name, model.version, champion)
         yield dg.MaterializeResult(
             asset_key=names.promotion,
             metadata={
@@ -241,6 +276,7 @@ def build_promotion_assets(names: SpecAssets) -> dg.AssetsDefinition:
                 "abandoned_versions": dg.MetadataValue.json(abandoned),
                 "training_set_version": dg.MetadataValue.int(model.training_set_version),
                 "evidence": records_table(checks, EVIDENCE_COLUMNS),
+                **views,
             },
         )
         for check in verdict.checks:

@@ -28,7 +28,7 @@ from tests.deployment.compose_stack import (
     SERVING_URL,
     WEBSERVER_URL,
 )
-from tests.deployment.dagster_graphql import FINISHED, DagsterGraphQL, http_status, tags_of
+from tests.deployment.graphql_api import FINISHED, DagsterGraphQL, http_status, tags_of
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,7 @@ from dagster._core.events import DagsterEventType
 
 from mlops_assets.instance.run_workers import run_worker
 from tests.conftest import ROOT, churn_spec, free_port
-from tests.deployment.dagster_graphql import DagsterGraphQL
+from tests.deployment.graphql_api import DagsterGraphQL
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

@@ -97,6 +97,26 @@ def test_a_worse_challenger_is_rejected_and_the_champion_stays(churn):
     version = mlflow.MlflowClient().get_model_version("churn_model", "2")
     assert "challenger_not_worse_than_champion" in version.tags["mlops.rejected_reason"]
 
+    # The model-versions view: every version with its decision and alias, newest first, and the
+    # champion beside the rejected challenger, linked to MLflow's compare view.
+    versions = table_rows(metadata["model_versions"])
+    assert [(v["version"], v["gate"], v["aliases"]) for v in versions] == [
+        (2, "rejected", ""),
+        (1, "promoted", "champion"),
+    ]
+    client = mlflow.MlflowClient()
+    for row in versions:
+        run = client.get_run(client.get_model_version("churn_model", str(row["version"])).run_id)
+        assert row["test_metric"] == pytest.approx(run.data.metrics["test_roc_auc"], abs=5e-5)
+        assert row["training_set_version"] == int(run.data.tags["mlops.training_set_version"])
+    side = {row["metric"]: row for row in table_rows(metadata["champion_vs_challenger"])}
+    assert side["test_roc_auc"]["champion"] == pytest.approx(versions[1]["test_metric"], abs=5e-5)
+    assert side["test_roc_auc"]["challenger"] == pytest.approx(versions[0]["test_metric"], abs=5e-5)
+    runs = [client.get_model_version("churn_model", v).run_id for v in ("1", "2")]
+    compare = metadata["mlflow_compare"].value
+    assert compare.startswith("http") and "#/compare-runs?runs=" in compare
+    assert all(run in compare for run in runs)
+
 
 def test_rollback_restores_the_previous_champion_and_its_predictions(churn):
     platform, path = churn

@@ -141,6 +141,29 @@ def test_model_page_shows_its_metrics_mlflow_run_link_and_model_version(
     )
 
 
+def test_promotion_page_lists_every_model_version_with_its_decision_and_alias(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    metadata = materialized_slice.latest_metadata("promotion")
+    open_asset(page, materialized_slice.full.url, "promotion")
+    table = must_see(metadata_row(page, "model_versions").locator("table"), "model_versions table")
+    header = table.locator("th").all_inner_texts()
+    assert header[:3] == ["version", "aliases", "gate"], f"model_versions header {header}"
+    version = str(metadata["challenger_version"])
+    must_see(
+        table.locator("tr")
+        .filter(has=page.get_by_text("champion", exact=True))
+        .filter(has=page.get_by_text(version, exact=True)),
+        f"v{version} holding the champion alias",
+    )
+    must_see(
+        metadata_row(page, "mlflow_model_versions").locator(
+            f'a[href="{metadata["mlflow_model_versions"]}"]'
+        ),
+        "link to the registered model's versions in MLflow",
+    )
+
+
 def test_evaluation_report_renders_markdown_tables_and_its_plot(
     page: Page, materialized_slice: MaterializedSlice
 ):
