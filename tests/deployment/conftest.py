@@ -26,6 +26,7 @@ def write_test_specs(stack: ComposeStack) -> None:
     (stack.specs / "churn.yaml").write_text(yaml.safe_dump(churn, sort_keys=False))
     flights = flights_slice_spec(end="2013-01-05")
     flights["name"] = BACKFILL_SPEC
+    flights["time"]["partitions"] = "daily"  # three day partitions, one container each
     flights["time"]["max_partitions_per_run"] = 1
     (stack.specs / f"{BACKFILL_SPEC}.yaml").write_text(yaml.safe_dump(flights, sort_keys=False))
     for path in stack.specs.iterdir():
