@@ -136,7 +136,9 @@ def payloads(home: Path) -> Payloads:
     encoding = mlflow.pyfunc.load_model(f"models:/{MODEL}/1").unwrap_python_model().encoding
     model_input = pl.from_pandas(to_model_input(both, encoding.features, encoding.categorical))
     return Payloads(
-        json.loads(raw.drop("_key", "_event_time", "_partition").write_json()),
+        json.loads(
+            raw.drop("_key", "_event_time", "_partition", "_window", strict=False).write_json()
+        ),
         [list(row) for row in model_input.iter_rows()],
         model_input.columns,
     )
