@@ -33,8 +33,8 @@ from mlops_assets.governance.actors import actor_of, trigger_of
 from mlops_assets.governance.model_versions import (
     COMPARISON_COLUMNS,
     VERSION_COLUMNS,
-    run_of,
     side_by_side,
+    version_run,
     versions_table,
 )
 from mlops_assets.policy.comparison import compare_on_rows
@@ -84,16 +84,11 @@ def _versions_view(
         "mlflow_model_versions": dg.MetadataValue.url(links.registered_model(model_name)),
     }
     if champion is not None and champion != challenger:
-        view["champion_vs_challenger"] = records_table(
-            side_by_side(client, model_name, champion, challenger), COMPARISON_COLUMNS
-        )
-        (champion_experiment, champion_run), (challenger_experiment, challenger_run) = (
-            run_of(client, model_name, champion),
-            run_of(client, model_name, challenger),
-        )
+        runs = [version_run(client, model_name, v) for v in (champion, challenger)]
+        view["champion_vs_challenger"] = records_table(side_by_side(*runs), COMPARISON_COLUMNS)
         view["mlflow_compare"] = dg.MetadataValue.url(
             links.compare_runs(
-                [champion_experiment, challenger_experiment], [champion_run, challenger_run]
+                [run.info.experiment_id for run in runs], [run.info.run_id for run in runs]
             )
         )
     return view

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from mlops_assets.serving.reference import DATA_THROUGH_TAG
+from mlops_assets.training.gate_record import GATE_TAG
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
 MAX_VERSIONS = 50
-GATE_TAG = "mlops.gate"
 TRAINING_SET_VERSION_TAG = "mlops.training_set_version"
 
 VERSION_COLUMNS = {
@@ -88,15 +88,14 @@ def versions_table(client: MlflowClient, model_name: str, metric_name: str) -> p
     return pl.DataFrame(rows, schema=schema)
 
 
-def side_by_side(
-    client: MlflowClient, model_name: str, champion: str, challenger: str
-) -> pl.DataFrame:
-    """Every test metric the two versions both recorded, with the challenger's difference."""
-    runs = {
-        label: client.get_run(client.get_model_version(model_name, version).run_id)
-        for label, version in (("champion", champion), ("challenger", challenger))
-    }
-    ours, theirs = runs["champion"].data.metrics, runs["challenger"].data.metrics
+def version_run(client: MlflowClient, model_name: str, version: str) -> Run:
+    """The MLflow run a version was logged in (its metrics, and its ids for links)."""
+    return client.get_run(client.get_model_version(model_name, version).run_id)
+
+
+def side_by_side(champion: Run, challenger: Run) -> pl.DataFrame:
+    """Every test metric the two versions' runs both recorded, with the challenger's difference."""
+    ours, theirs = champion.data.metrics, challenger.data.metrics
     shared = sorted(k for k in ours.keys() & theirs.keys() if k.startswith("test_"))
     return pl.DataFrame(
         {
@@ -112,9 +111,3 @@ def side_by_side(
             "difference": pl.Float64,
         },
     )
-
-
-def run_of(client: MlflowClient, model_name: str, version: str) -> tuple[str, str]:
-    """The (experiment id, run id) a version was logged in, for links into MLflow."""
-    run = client.get_run(client.get_model_version(model_name, version).run_id)
-    return run.info.experiment_id, run.info.run_id
