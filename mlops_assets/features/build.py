@@ -151,9 +151,9 @@ class LookupTable:
         """
         if frame.height > INDEXED_JOIN_ROWS or not self._indexable(frame):
             return frame.join(self.frame, on=self.keys, how="left", coalesce=True)
-        found = [self._row_of.get(key) for key in frame.select(self.keys).iter_rows()]
-        rows = pl.Series(found, dtype=pl.UInt32)
-        return frame.hstack(self._columns.select(pl.all().gather(rows)).get_columns())
+        keys = zip(*(frame.get_column(k).to_list() for k in self.keys), strict=True)
+        rows = pl.Series([self._row_of.get(key) for key in keys], dtype=pl.UInt32)
+        return frame.hstack(self._columns[rows].get_columns())
 
 
 def lookup_side(join: JoinSpec, key_types: dict[str, pl.DataType]) -> LookupTable:

@@ -79,8 +79,10 @@ class PiiError(SourceError):
     """Personal data the spec declares but the platform cannot find or protect: nothing is stored."""
 
 
-def _whole_part(name: str) -> pl.Expr:
-    """A date part as a whole number, or null when it is not one."""
+def _whole_part(name: str, schema: pl.Schema | None = None) -> pl.Expr:
+    """A date part as a whole number, or null when it is not one (an integer column already is)."""
+    if schema is not None and name in schema and schema[name].is_integer():
+        return pl.col(name).cast(pl.Int64, strict=False)
     value = pl.col(name).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
     return pl.when(value == value.round(0)).then(value).cast(pl.Int64, strict=False)
 
@@ -89,9 +91,9 @@ def _bounded(expr: pl.Expr, low: int, high: int) -> pl.Expr:
     return pl.when(expr.is_between(low, high)).then(expr)
 
 
-def hour_expr(name: str) -> pl.Expr:
+def hour_expr(name: str, schema: pl.Schema | None = None) -> pl.Expr:
     """The hour of the day (0-23) in a column, or null."""
-    return _bounded(_whole_part(name), 0, 23)
+    return _bounded(_whole_part(name, schema), 0, 23)
 
 
 def _column_time(time: TimeSpec, dtype: pl.DataType) -> pl.Expr:
@@ -112,16 +114,16 @@ def event_time_expr(time: TimeSpec, schema: pl.Schema) -> pl.Expr:
     if time.parts is not None:
         parts = time.parts
         date = pl.concat_str(
-            [_whole_part(parts.year), _whole_part(parts.month), _whole_part(parts.day)],
+            [_whole_part(p, schema) for p in (parts.year, parts.month, parts.day)],
             separator="-",
         ).str.strptime(pl.Datetime("us"), "%Y-%m-%d", strict=False)
-        hours = hour_expr(parts.hour) if parts.hour else pl.lit(0)
-        minutes = _bounded(_whole_part(parts.minute), 0, 59) if parts.minute else pl.lit(0)
+        hours = hour_expr(parts.hour, schema) if parts.hour else pl.lit(0)
+        minutes = _bounded(_whole_part(parts.minute, schema), 0, 59) if parts.minute else pl.lit(0)
         return date + pl.duration(hours=hours, minutes=minutes)
     assert time.column is not None
     moment = _column_time(time, schema[time.column])
     if time.hour_column:
-        moment = moment.dt.truncate("1d") + pl.duration(hours=hour_expr(time.hour_column))
+        moment = moment.dt.truncate("1d") + pl.duration(hours=hour_expr(time.hour_column, schema))
     return moment
 
 

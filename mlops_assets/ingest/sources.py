@@ -42,10 +42,17 @@ def resolve_uri(uri: str) -> str:
     if not uri.startswith(PACKAGE_SCHEME):
         return os.path.expanduser(uri)
     package, _, relative = uri[len(PACKAGE_SCHEME) :].partition("/")
+    return str(_package_folder(package, uri) / relative)
+
+
+@functools.lru_cache(maxsize=64)
+def _package_folder(package: str, uri: str) -> Path:
+    """Where an installed package lives: found once per process (the online path resolves the
+    lookup tables' URIs on every request)."""
     found = importlib.util.find_spec(package)
     if found is None or not found.submodule_search_locations:
         raise SourceError(f"{uri}: package `{package}` is not installed")
-    return str(Path(next(iter(found.submodule_search_locations))) / relative)
+    return Path(next(iter(found.submodule_search_locations)))
 
 
 def _local_files(path: str) -> list[str]:

@@ -110,8 +110,7 @@ class RowPreparer:
             ]
         )
         if self.spec.time is not None:
-            timed = raw.lazy().with_columns(self._event_time)
-            raw = timed.with_columns(self._partition, self._window).collect()
+            raw = raw.with_columns(self._event_time).with_columns(self._partition, self._window)
             if raw[EVENT_TIME].null_count():
                 self._timeless(raw, offsets, errors)
         if self.spec.pii.actions():  # a spec without personal data has nothing to protect

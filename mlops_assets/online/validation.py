@@ -24,7 +24,13 @@ from pandera.api.polars.types import PolarsData
 
 from mlops_assets.online.errors import RowError
 from mlops_assets.specs.model import DatasetSpec
-from mlops_assets.validation.rules import ROW, pandera_schema, typed_rows, validate_batch
+from mlops_assets.validation.rules import (
+    ROW,
+    pandera_schema,
+    typed_rows,
+    typing_expressions,
+    validate_batch,
+)
 
 REQUEST = "_request"
 """Which request of a micro-batch a row belongs to (0, 1, ...); rows of one request are contiguous."""
@@ -70,10 +76,9 @@ def check_expression(name: str, check) -> pl.Expr:
         raise _NotCompiled from error
     if out is not selection or not selection.expressions:
         raise _NotCompiled
-    passed = pl.all_horizontal(selection.expressions)
-    if check.ignore_na:
-        passed = passed | passed.is_null()
-    return passed.fill_null(False)
+    expressions = selection.expressions
+    passed = expressions[0] if len(expressions) == 1 else pl.all_horizontal(expressions)
+    return passed.fill_null(bool(check.ignore_na))
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,14 @@ class RuleGate:
     def __init__(self, spec: DatasetSpec):
         self.spec = spec
         self._compiled: dict[tuple, _Rules | None] = {}
+        self._typing: dict[tuple, tuple[list[pl.Expr], pl.Expr]] = {}
+
+    def typed(self, raw: pl.DataFrame) -> pl.DataFrame:
+        """`typed_rows` of the batch, with the expressions built once per raw schema."""
+        key = tuple(raw.schema.items())
+        if key not in self._typing:
+            self._typing[key] = typing_expressions(self.spec, raw.schema)
+        return typed_rows(self.spec, raw, self._typing[key])
 
     def _compile(self, typed: pl.Schema, declared: list[str]) -> _Rules | None:
         key = (tuple(typed.items()), tuple(declared))
@@ -111,7 +124,7 @@ class RuleGate:
             if column.unique:
                 per_row.append(~pl.col(name).is_duplicated().over(REQUEST))
             per_row += [check_expression(name, check) for check in column.checks]
-        named = [rule.fill_null(False).alias(f"_rule_{i}") for i, rule in enumerate(per_row)]
+        named = [rule.alias(f"_rule_{i}") for i, rule in enumerate(per_row)]
         return _Rules(declared, required, named)
 
     def row_passes(self, raw: pl.DataFrame, typed: pl.DataFrame) -> pl.Series | None:
@@ -136,9 +149,9 @@ class RuleGate:
         if not per_row:
             return pl.Series("passes", [True] * typed.height)
         try:
-            # One projection of simple expressions: the query optimizer has nothing to gain.
-            checked = typed.lazy().select(pl.all_horizontal(per_row).alias("passes"))
-            return checked.collect(optimizations=pl.QueryOptFlags.none()).to_series()
+            # One eager projection: on a request's few rows the lazy engine's planning would
+            # cost more than the checks.
+            return typed.select(pl.all_horizontal(per_row).alias("passes")).to_series()
         except pl.exceptions.PolarsError:
             return None
 
@@ -157,7 +170,7 @@ def row_errors(spec: DatasetSpec, raw: pl.DataFrame) -> tuple[pl.DataFrame, list
 
 def validate_requests(gate: RuleGate, raw: pl.DataFrame) -> ValidatedRequests:
     """Every request of a micro-batch (`raw` has the REQUEST column) held to the spec's rules."""
-    typed = typed_rows(gate.spec, raw)
+    typed = gate.typed(raw)
     passes = gate.row_passes(raw, typed)
     requests = raw[REQUEST]
     if passes is None:

@@ -267,9 +267,11 @@ def _empty_failures() -> pl.DataFrame:
     )
 
 
-def _cast_declared(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
+def declared_casts(spec: DatasetSpec, schema: pl.Schema) -> list[pl.Expr]:
+    """Per declared column of a raw table with `schema`, the expression that casts it to its
+    declared type (text trimmed, thousands separators and decimal commas read; a value that
+    does not cast becomes null)."""
     casts = []
-    schema = frame.schema
     for name, rules in spec.columns.items():
         if rules.dtype is None or name not in schema:
             continue
@@ -302,7 +304,7 @@ def _cast_declared(frame: pl.DataFrame, spec: DatasetSpec) -> pl.DataFrame:
         if rules.dtype == "float":
             column = column.fill_nan(None)
         casts.append(column.alias(name))
-    return frame.with_columns(casts)
+    return casts
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -411,11 +413,24 @@ def validate_batch(
     )
 
 
-def typed_rows(spec: DatasetSpec, raw: pl.DataFrame) -> pl.DataFrame:
+def typing_expressions(spec: DatasetSpec, schema: pl.Schema) -> tuple[list[pl.Expr], pl.Expr]:
+    """What `typed_rows` runs on a raw table with `schema`: the declared casts, then the
+    derived target. A caller typing many small frames of one schema builds them once."""
+    casts = declared_casts(spec, schema)
+    cast_schema = pl.DataFrame(schema=schema).with_columns(casts).schema
+    return casts, target_expr(spec, cast_schema).alias(spec.target.column)
+
+
+def typed_rows(
+    spec: DatasetSpec,
+    raw: pl.DataFrame,
+    expressions: tuple[list[pl.Expr], pl.Expr] | None = None,
+) -> pl.DataFrame:
     """Declared columns cast to their types, plus the derived target: what `validate_batch`
-    keeps of rows that break no rule."""
-    cast = _cast_declared(raw, spec)
-    return cast.with_columns(target_expr(spec, cast.schema).alias(spec.target.column))
+    keeps of rows that break no rule. `expressions`, when given, are
+    `typing_expressions(spec, raw.schema)`."""
+    casts, target = expressions or typing_expressions(spec, raw.schema)
+    return raw.with_columns(casts).with_columns(target)
 
 
 __all__ = [
@@ -427,5 +442,6 @@ __all__ = [
     "required_columns",
     "target_source_columns",
     "typed_rows",
+    "typing_expressions",
     "validate_batch",
 ]
