@@ -333,7 +333,13 @@ def backtest(spec_name: str, policies: list[str], warmup: int, every: int) -> di
         return {"spec": spec.name, "error": _summarize_failure(result.all_events, [])}
     [event] = result.get_asset_materialization_events()
     metadata = event.event_specific_data.materialization.metadata
-    return {"spec": spec.name, "run_id": result.run_id, "summary": metadata["summary"].value}
+    import polars as pl
+
+    from mlops_assets.assets.metadata import table_rows
+    from mlops_assets.evaluation import markdown_table
+
+    summary = markdown_table(pl.DataFrame(table_rows(metadata["summary"])))
+    return {"spec": spec.name, "run_id": result.run_id, "summary": summary}
 
 
 def list_specs() -> int:

@@ -11,7 +11,9 @@ name); the tracking server itself when `MLFLOW_TRACKING_URI` is http(s); else
 
 The routes are those of the installed MLflow UI (a single-page app with hash
 routes, `mlflow/server/js`): `#/experiments/<id>/runs/<run>`,
-`#/experiments/<id>/runs/<run>/artifacts/<path>` and `#/models/<name>/versions/<v>`.
+`#/experiments/<id>/runs/<run>/artifacts/<path>` and `#/models/<name>/versions/<v>`;
+and the server's own `/get-artifact?path=<path>&run_uuid=<run>`, which sends an
+artifact's bytes (figures shown inline in the Dagster UI load from it).
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class MlflowLinks:
         """The run's artifacts tab opened on one file (for example `model_card.md`)."""
         parts = "/".join(_part(p) for p in path.strip("/").split("/"))
         return f"{self.run(experiment_id, run_id)}/artifacts/{parts}"
+
+    def artifact_file(self, run_id: str, path: str) -> str:
+        """The bytes of one run artifact, as the MLflow server sends them (`/get-artifact`): what
+        an `<img>` in the Dagster UI loads to show a figure inline."""
+        return f"{self.base}/get-artifact?path={quote(path.strip('/'), safe='/')}&run_uuid={_part(run_id)}"
 
     def model_version(self, model_name: str, version: str | int) -> str:
         """The registered model version's page: its aliases, tags, description and source run."""

@@ -96,3 +96,7 @@ class MlflowTracking(dg.ConfigurableResource):
     def artifact_url(self, experiment_id: str, run_id: str, path: str) -> str:
         """Link to one artifact of a run in the MLflow UI."""
         return self.links().artifact(experiment_id, run_id, path)
+
+    def artifact_file_url(self, run_id: str, path: str) -> str:
+        """The raw bytes of one run artifact, served by the MLflow server (figures load from it)."""
+        return self.links().artifact_file(run_id, path)

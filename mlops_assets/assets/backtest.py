@@ -1,11 +1,18 @@
 """The policy backtest asset: how never, scheduled and drift-triggered retraining would have done."""
 
-import base64
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from mlops_assets.assets.metadata import table_metadata
+from mlops_assets.assets.metadata import (
+    inline_figure,
+    metric,
+    mlflow_link,
+    records_table,
+    table_metadata,
+)
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.backtest.replay import (
     POLICIES,
@@ -15,9 +22,27 @@ from mlops_assets.backtest.replay import (
     summarize,
 )
 from mlops_assets.drift import DriftSettings
-from mlops_assets.evaluation import PRIMARY_METRIC, markdown_table
+from mlops_assets.evaluation import PRIMARY_METRIC
 from mlops_assets.versioning import content_hash
 from resources.delta_store import DeltaStore
+from resources.mlflow_tracking import MlflowTracking
+
+SUMMARY_COLUMNS = {
+    "policy": "Retraining policy replayed: never, schedule (every schedule_every partitions) or drift",
+    "partitions": "Partitions replayed after the warm-up",
+    "retrains": "Challengers trained",
+    "promotions": "Challengers the promotion gate let through",
+    "mean_metric": "Mean realized primary metric over the replayed partitions",
+    "worst_metric": "Worst partition's realized primary metric",
+    "train_seconds": "Seconds spent training (s)",
+    "compute_seconds": "Seconds spent training and monitoring (s)",
+}
+RETRAIN_COLUMNS = {
+    "policy": "Policy that retrained",
+    "partition": "Partition after which it retrained",
+    "reason": "Why, in words",
+}
+PLOT_FILE = "policy_backtest.png"
 
 
 class BacktestConfig(dg.Config):
@@ -44,7 +69,10 @@ def build_backtest_asset(names: SpecAssets) -> dg.AssetsDefinition:
         "retrains (when and why), realized metric and compute spent.",
     )
     def policy_backtest(
-        context: dg.AssetExecutionContext, config: BacktestConfig, delta: DeltaStore
+        context: dg.AssetExecutionContext,
+        config: BacktestConfig,
+        delta: DeltaStore,
+        mlflow_tracking: MlflowTracking,
     ) -> dg.Output[pl.DataFrame]:
         """Per policy and partition: the metric the model of the day reached, and every retrain with its reason."""
         features = delta.read(names.features)
@@ -60,23 +88,69 @@ def build_backtest_asset(names: SpecAssets) -> dg.AssetsDefinition:
         table = pl.concat(results)
         summary = summarize(table)
         retrains = table.filter(pl.col("retrained")).select("policy", "partition", "reason")
-        png = base64.b64encode(metric_plot_png(table, metric_name)).decode()
+        run_id, run_url = log_backtest_run(
+            mlflow_tracking,
+            spec.name,
+            context.run_id,
+            config,
+            summary,
+            metric_plot_png(table, metric_name),
+        )
         metadata = {
             **table_metadata(table, spec),
-            "summary": dg.MetadataValue.md(markdown_table(summary)),
-            "retrains": dg.MetadataValue.md(
-                markdown_table(retrains.head(60)) if retrains.height else "_none_"
+            "summary": records_table(summary, SUMMARY_COLUMNS),
+            "retrains": records_table(retrains, RETRAIN_COLUMNS)
+            if retrains.height
+            else dg.MetadataValue.text("no policy retrained"),
+            "mlflow_run": mlflow_link(run_url, run_id),
+            "figure_metric_by_policy": inline_figure(
+                f"{metric_name} by policy", mlflow_tracking.artifact_file_url(run_id, PLOT_FILE)
             ),
-            "plot": dg.MetadataValue.md(f"![{metric_name} by policy](data:image/png;base64,{png})"),
         }
         for row in summary.iter_rows(named=True):
-            metadata[f"{row['policy']}_mean_{metric_name}"] = dg.MetadataValue.float(
-                float(row["mean_metric"])
-            )
+            metadata[f"{row['policy']}_mean_{metric_name}"] = metric(row["mean_metric"])
             metadata[f"{row['policy']}_retrains"] = dg.MetadataValue.int(int(row["retrains"]))
-            metadata[f"{row['policy']}_compute_seconds"] = dg.MetadataValue.float(
-                float(row["compute_seconds"])
-            )
+            metadata[f"{row['policy']}_compute_seconds"] = metric(row["compute_seconds"])
         return dg.Output(table, data_version=dg.DataVersion(content_hash(table)), metadata=metadata)
 
     return policy_backtest
+
+
+def log_backtest_run(
+    mlflow_tracking: MlflowTracking,
+    spec_name: str,
+    dagster_run_id: str,
+    config: BacktestConfig,
+    summary: pl.DataFrame,
+    png: bytes,
+) -> tuple[str, str]:
+    """One MLflow run per backtest in the spec's experiment (tag mlops.kind=policy_backtest):
+    its settings, each policy's figures, the plot and the summary. Returns its id and link."""
+    from mlflow.entities import Metric, Param
+
+    client = mlflow_tracking.client()
+    experiment_id = mlflow_tracking.experiment_id(spec_name)
+    run = client.create_run(
+        experiment_id,
+        run_name=f"policy backtest {dagster_run_id[:8]}",
+        tags={"mlops.kind": "policy_backtest", "dagster.run_id": dagster_run_id},
+    )
+    run_id = run.info.run_id
+    metrics = [
+        Metric(f"{row['policy']}_{name}", float(row[name]), 0, 0)
+        for row in summary.iter_rows(named=True)
+        for name in ("mean_metric", "worst_metric", "retrains", "compute_seconds")
+        if row[name] is not None
+    ]
+    params = [
+        Param("policies", ",".join(config.policies)),
+        Param("warmup_partitions", str(config.warmup_partitions)),
+        Param("schedule_every", str(config.schedule_every)),
+    ]
+    client.log_batch(run_id, metrics=metrics, params=params)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / PLOT_FILE).write_bytes(png)
+        summary.write_csv(Path(folder) / "summary.csv")
+        client.log_artifacts(run_id, folder)
+    client.set_terminated(run_id)
+    return run_id, mlflow_tracking.run_url(experiment_id, run_id)

@@ -12,12 +12,15 @@ drift sensor reads them.
 """
 
 import datetime as dt
+import tempfile
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
 
 from mlops_assets.assets.metadata import (
+    inline_figure,
     metric,
     names_text,
     partition_count,
@@ -30,7 +33,14 @@ from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.assets.predictions import ROW_HASH, feature_row_hash, stored_scores
 from mlops_assets.drift import DriftSettings
 from mlops_assets.drift.detection import REPORT_SCHEMA
+from mlops_assets.drift.figures import (
+    drifted_feature_figures,
+    measured_windows,
+    metric_over_time_figure,
+)
 from mlops_assets.evaluation import PRIMARY_METRIC
+from mlops_assets.evaluation.plots import FigurePng
+from mlops_assets.governance.model_versions import versions_table
 from mlops_assets.governance.recorded_events import newest_training_data, rejected_in_a_row
 from mlops_assets.ingest.raw_batch import GRAIN_EVERY, PARTITION
 from mlops_assets.policy.evidence import (
@@ -346,6 +356,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         state = state.with_rejections(rejected_in_a_row(context.instance, names.promotion))
         scorer = champion_scorer(predictions, model)
         tables, measured, signals = [], [], []
+        latest_rows = None
         for start, end, rows in windows:
             measurement = measure_window(view, start, end, rows, scorer)
             decision, state = step(policy, state, measurement.evidence, expected)
@@ -357,6 +368,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             )
             if measurement.evidence.monitored:
                 measured.append((measurement, decision))
+                latest_rows = rows
             if decision.retrain:
                 label = (
                     start.date().isoformat()
@@ -371,16 +383,90 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             f"{spec.name}: {len(windows)} windows, {len(measured)} monitored against v{version}, "
             f"{len(signals)} retrain signal(s)"
         )
-        yield dg.Output(
-            table,
-            data_version=dg.DataVersion(content_hash(table)),
-            metadata=drift_metadata(
-                spec, table, version, expected, windows, measured, signals, partition_count(context)
-            ),
+        metadata = drift_metadata(
+            spec, table, version, expected, windows, measured, signals, partition_count(context)
         )
+        pictures = monitoring_pictures(
+            names, delta, client, table, measured, reference_rows, view, latest_rows
+        )
+        metadata |= logged_figures(mlflow_tracking, record.run_id, pictures)
+        if names.partitions_def is not None and len(context.partition_keys) > 1:
+            partitions = names.partitions_def
+            by_partition = partition_metadata(
+                metric_name,
+                measured,
+                metadata,
+                lambda start: partitions.get_partition_key_for_timestamp(
+                    start.replace(tzinfo=dt.UTC).timestamp()
+                ),
+                list(context.partition_keys),
+            )
+            for key, values in by_partition.items():
+                context.add_asset_metadata(values, partition_key=key)
+        yield dg.Output(table, data_version=dg.DataVersion(content_hash(table)), metadata=metadata)
         yield from drift_checks(spec, measured, expected, settings, record.data_through)
 
     return drift
+
+
+def monitoring_pictures(
+    names: SpecAssets,
+    delta: DeltaStore,
+    client,
+    table: pl.DataFrame,
+    measured: list[tuple[WindowMeasurement, Decision]],
+    reference_rows: pl.DataFrame,
+    view,
+    latest_rows: pl.DataFrame | None,
+) -> tuple[str, list[FigurePng]]:
+    """Where the pictures go (under the champion run's `monitoring/`) and the pictures: each
+    drifted feature of the newest monitored window, and the spec's metric over time (every
+    version's test metric, every window's realized metric, earlier partitions included)."""
+    spec = names.spec
+    metric_name, _ = PRIMARY_METRIC[spec.target.task]
+    pictures = []
+    folder = "monitoring/no_window"
+    if measured and latest_rows is not None:
+        latest = measured[-1][0]
+        label = f"{latest.evidence.start:%Y-%m-%d}"
+        folder = f"monitoring/{label}"
+        unseen = view.scope.unseen(latest_rows)
+        pictures += drifted_feature_figures(
+            latest.report, reference_rows, unseen, f"the window of {label}"
+        )
+    history = table
+    if names.partitions_def is not None and delta.version(names.drift) is not None:
+        current = table[PARTITION].unique().implode() if PARTITION in table.columns else []
+        earlier = delta.read(names.drift).filter(~pl.col(PARTITION).is_in(current))
+        history = pl.concat([earlier.select(table.columns), table], how="vertical_relaxed")
+    pictures.append(
+        metric_over_time_figure(
+            metric_name,
+            measured_windows(history),
+            versions_table(client, spec.model_name, metric_name),
+        )
+    )
+    return folder, pictures
+
+
+def logged_figures(
+    mlflow_tracking: MlflowTracking, run_id: str, pictures: tuple[str, list[FigurePng]]
+) -> dict:
+    """Log the pictures as artifacts of `run_id` under their folder; metadata that shows each
+    inline in the asset page."""
+    folder, figures = pictures
+    if not figures:
+        return {}
+    with tempfile.TemporaryDirectory() as local:
+        for figure in figures:
+            (Path(local) / figure.name).write_bytes(figure.png)
+        mlflow_tracking.client().log_artifacts(run_id, local, folder)
+    return {
+        f"figure_{figure.name.removesuffix('.png')}": inline_figure(
+            figure.title, mlflow_tracking.artifact_file_url(run_id, f"{folder}/{figure.name}")
+        )
+        for figure in figures
+    }
 
 
 def drift_metadata(
@@ -413,11 +499,18 @@ def drift_metadata(
             "no window to monitor: every row is inside the champion's training data"
         )
         return metadata
+    return metadata | latest_window_metadata(metric_name, measured)
+
+
+def latest_window_metadata(
+    metric_name: str, measured: list[tuple[WindowMeasurement, Decision]]
+) -> dict:
+    """The newest of the `measured` windows (with the mean realized metric over all of them)."""
     latest, decision = measured[-1]
     evidence, report = latest.evidence, latest.report
     realized = [m.realized for m, _ in measured if m.realized is not None]
     top = report.head(DRIFT_FEATURES_SHOWN)
-    metadata |= {
+    return {
         "latest_window": f"{evidence.start:%Y-%m-%d %H:%M} .. {evidence.end:%Y-%m-%d %H:%M}",
         "drift_share": ratio(evidence.drift_share or 0.0),
         "dataset_drift": dg.MetadataValue.bool(evidence.dataset_drift),
@@ -439,7 +532,42 @@ def drift_metadata(
             if row["severity"] is not None and not np.isnan(row["severity"])
         },
     }
-    return metadata
+
+
+def _blank(value: object) -> object:
+    """What a partition without a monitored window shows in place of the run's `value`: NaN
+    for a number (the UI's plots leave it out), else a sentence."""
+    if isinstance(value, dg.FloatMetadataValue):
+        return metric(None)
+    if isinstance(value, dg.IntMetadataValue):
+        return dg.MetadataValue.int(0)
+    return dg.MetadataValue.text("no monitored window in this partition")
+
+
+def partition_metadata(
+    metric_name: str,
+    measured: list[tuple[WindowMeasurement, Decision]],
+    run_metadata: dict,
+    partition_of,
+    partition_keys: list[str],
+) -> dict[str, dict]:
+    """Per partition of a run over several, its own latest-window figures (overriding the run's,
+    which Dagster stamps on every partition), so the UI's plots over partitions are real
+    series: `partition_of` maps a window's start to its partition key."""
+    windows: dict[str, list] = {key: [] for key in partition_keys}
+    for pair in measured:
+        windows.setdefault(partition_of(pair[0].evidence.start), []).append(pair)
+    headline = latest_window_metadata(metric_name, measured) if measured else {}
+    per_partition = {}
+    for key in partition_keys:
+        own = latest_window_metadata(metric_name, windows[key]) if windows[key] else {}
+        blanks = {k: _blank(run_metadata.get(k, v)) for k, v in headline.items() if k not in own}
+        per_partition[key] = {
+            **blanks,
+            **own,
+            "windows_monitored": dg.MetadataValue.int(len(windows[key])),
+        }
+    return per_partition
 
 
 def drift_checks(

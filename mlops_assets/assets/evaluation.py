@@ -1,6 +1,5 @@
 """The evaluation report asset: the registered model judged on the test window."""
 
-import base64
 import json
 import tempfile
 from pathlib import Path
@@ -12,6 +11,7 @@ import polars as pl
 
 from mlops_assets.assets.metadata import (
     METRIC_DESCRIPTIONS,
+    inline_figure,
     metric,
     mlflow_link,
     records_table,
@@ -27,6 +27,7 @@ from mlops_assets.evaluation import (
     slice_metrics,
     task_metrics,
 )
+from mlops_assets.evaluation.figures import evaluation_figures, importance_figure
 from mlops_assets.features.build import categorical_columns
 from mlops_assets.policy.evidence import champion_view, expectations_of, windows_of
 from mlops_assets.policy.retraining import Expectations
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 MODEL_BEATS_BASELINE = "model_beats_baseline"
 TEST_METRIC_MEETS_FLOOR = "test_metric_meets_floor"
+FIGURES = "figures"
 
 
 def score(
@@ -195,6 +197,16 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
         expected = test_window_expectations(spec, frame, loaded, model)
         profile = expected.to_metrics()
         png = evaluation_plot_png(task, y_test, scores, importance)
+        figures = [
+            *evaluation_figures(
+                task,
+                y_test,
+                scores,
+                threshold=0.5 if threshold is None else threshold,
+                classes=encoding.classes,
+            ),
+            importance_figure(importance),
+        ]
         comparison = _comparison(metrics, baseline)
         report = (
             f"## {spec.model_name} v{model.version}: test window\n\n{markdown_table(comparison)}\n\n"
@@ -223,6 +235,9 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
             out = Path(folder)
             (out / "evaluation.md").write_text(report)
             (out / "evaluation.png").write_bytes(png)
+            (out / FIGURES).mkdir()
+            for figure in figures:
+                (out / FIGURES / figure.name).write_bytes(figure.png)
             comparison.write_csv(out / "metrics.csv")
             (out / EXPECTATIONS_FILE).write_text(json.dumps(expected.to_dict(), indent=1))
             importance.write_csv(out / "feature_importance.csv")
@@ -236,7 +251,6 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
         context.log.info(
             f"{spec.name}: test {metric_name} {metrics[metric_name]:.4f} (baseline {baseline[metric_name]:.4f})"
         )
-        plot = base64.b64encode(png).decode()
         yield dg.Output(
             {
                 "model_version": model.version,
@@ -271,7 +285,15 @@ def build_evaluation_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 "feature_importance": records_table(
                     importance.head(IMPORTANCE_SHOWN), IMPORTANCE_COLUMNS
                 ),
-                "plot": dg.MetadataValue.md(f"![evaluation](data:image/png;base64,{plot})"),
+                **{
+                    f"figure_{figure.name.removesuffix('.png')}": inline_figure(
+                        figure.title,
+                        mlflow_tracking.artifact_file_url(
+                            model.run_id, f"evaluation/{FIGURES}/{figure.name}"
+                        ),
+                    )
+                    for figure in figures
+                },
             },
         )
         yield dg.AssetCheckResult(

@@ -112,6 +112,13 @@ def mlflow_link(url: str | None, identifier: str) -> dg.MetadataValue:
     return dg.MetadataValue.url(url) if url else dg.MetadataValue.text(identifier)
 
 
+def inline_figure(title: str, url: str) -> dg.MarkdownMetadataValue:
+    """A picture shown in the asset page itself: a one-line markdown image of a figure the
+    MLflow server sends (the UI renders markdown under 1,000 characters inline; an embedded
+    PNG would be longer and hide behind "[Show Markdown]")."""
+    return dg.MetadataValue.md(f"![{title}]({url})")
+
+
 # --- Numbers and tables built for reading (docs/metadata.md, "Numbers an analyst reads") ---
 
 METRIC_DIGITS = 4

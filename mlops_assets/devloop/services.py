@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,24 +103,7 @@ def dev_children(settings: DevSettings, env: dict[str, str]) -> list[ChildSpec]:
     ]
     if settings.starts_mlflow:
         children.append(
-            ChildSpec(
-                "mlflow server",
-                [
-                    _bin("mlflow"),
-                    "server",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(settings.mlflow_port),
-                    "--workers",
-                    "1",
-                    "--backend-store-uri",
-                    _tracking_uri(env),
-                    "--default-artifact-root",
-                    _artifact_root(env),
-                ],
-                env=env,
-            )
+            ChildSpec("mlflow server", mlflow_server_command(settings.mlflow_port, env), env=env)
         )
     children.append(
         ChildSpec(
@@ -140,11 +124,30 @@ def dev_children(settings: DevSettings, env: dict[str, str]) -> list[ChildSpec]:
     return children
 
 
-def _tracking_uri(env: dict[str, str]) -> str:
+def mlflow_server_command(port: int, env: Mapping[str, str]) -> list[str]:
+    """The MLflow tracking server and UI on 127.0.0.1:`port` over the embedded store of `env`
+    (its SQLite database and artifact root): the runs, the registry and the figures' bytes."""
+    return [
+        _bin("mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        _tracking_uri(env),
+        "--default-artifact-root",
+        _artifact_root(env),
+    ]
+
+
+def _tracking_uri(env: Mapping[str, str]) -> str:
     return default_tracking_uri(env)
 
 
-def _artifact_root(env: dict[str, str]) -> str:
+def _artifact_root(env: Mapping[str, str]) -> str:
     return default_artifact_root(env) or ""
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +20,7 @@ _SCATTER_SEED = 0
 _DPI = 90
 
 
-def _pyplot():
+def pyplot():
     """pyplot on the file-only Agg backend, imported on first use (it is slow to import)."""
     import matplotlib
 
@@ -26,6 +28,35 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+FIGURE_DPI = 80
+
+
+@dataclass(frozen=True)
+class FigurePng:
+    """One rendered picture: its file name among the run's artifacts, its title and its bytes."""
+
+    name: str
+    title: str
+    png: bytes
+
+
+def render_figure(
+    name: str, title: str, draw: Callable[[Axes], None], size: tuple[float, float] = (5.2, 4.0)
+) -> FigurePng:
+    """One single-panel picture: `draw` fills the axes, the title goes on top."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=size)
+    try:
+        draw(axis)
+        axis.set_title(title)
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    finally:
+        plt.close(figure)
+    return FigurePng(name, title, buffer.getvalue())
 
 
 def _reliability_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
@@ -97,7 +128,7 @@ def _confusion_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
     ax.set_title("Confusion matrix")
 
 
-def _importance_panel(ax: Axes, importance: pl.DataFrame, top: int) -> None:
+def importance_panel(ax: Axes, importance: pl.DataFrame, top: int) -> None:
     ax.set_title(f"Top {top} features by gain")
     if importance.height == 0 or "gain" not in importance.columns:
         ax.text(0.5, 0.5, "no feature importance", ha="center", va="center")
@@ -127,7 +158,7 @@ def evaluation_plot_png(
     """
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     try:
         if task == "binary":
@@ -136,7 +167,7 @@ def evaluation_plot_png(
             _scatter_panel(left, y_true, y_score)
         else:
             _confusion_panel(left, y_true, y_score)
-        _importance_panel(right, importance, top)
+        importance_panel(right, importance, top)
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=_DPI)

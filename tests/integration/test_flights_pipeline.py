@@ -40,7 +40,18 @@ def test_whole_graph_materializes_and_beats_baseline(flights_run):
     )
     metadata = evaluation.asset_materialization.metadata
     assert metadata["test_roc_auc"].value > metadata["baseline_roc_auc"].value == 0.5
-    assert "data:image/png;base64," in metadata["plot"].value
+    figures = {k: v.value for k, v in metadata.items() if k.startswith("figure_")}
+    assert set(figures) == {
+        "figure_roc_curve",
+        "figure_pr_curve",
+        "figure_calibration",
+        "figure_confusion_matrix",
+        "figure_feature_importance",
+    }
+    run_id = mlflow.MlflowClient().get_model_version("flights_slice_model", "1").run_id
+    for key, shown in figures.items():  # one short markdown image each: rendered inline
+        assert len(shown) < 1000 and shown.startswith("!["), (key, shown)
+        assert f"/get-artifact?path=evaluation/figures/{key[7:]}.png&run_uuid={run_id}" in shown
     slices = table_rows(metadata["slices"])
     assert len(slices) >= 2 and all(row["rows"] > 0 for row in slices)
     assert metadata["slice_column"].value != "none"
@@ -127,7 +138,10 @@ def test_mlflow_holds_params_metrics_inputs_and_artifacts(flights_run):
         "evaluation/evaluation.md",
         "evaluation/evaluation.png",
         "evaluation/calibration.csv",
+        "evaluation/figures",
     } <= artifacts
+    pictures = {a.path for a in client.list_artifacts(version.run_id, "evaluation/figures")}
+    assert "evaluation/figures/roc_curve.png" in pictures and len(pictures) == 5
     assert {a.path for a in client.list_artifacts(version.run_id)} >= {"spec.json", "features.json"}
     model = mlflow.pyfunc.load_model("models:/flights_slice_model/1")
     assert model.metadata.signature is not None

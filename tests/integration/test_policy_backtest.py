@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from mlops_assets.assets.metadata import table_rows
 from mlops_assets.backtest.replay import BacktestSettings, replay_policy, summarize
 from mlops_assets.drift import DriftSettings
 from mlops_assets.specs import DatasetSpec
@@ -110,6 +111,7 @@ def test_backtest_command_materializes_the_report_asset(platform):
         dg.AssetKey(["demand", "policy_backtest"])
     )
     metadata = event.asset_materialization.metadata
-    assert "data:image/png;base64," in metadata["plot"].value
+    assert "/get-artifact?path=policy_backtest.png" in metadata["figure_metric_by_policy"].value
+    assert [row["policy"] for row in table_rows(metadata["summary"])] == ["never", "drift"]
     assert metadata["drift_retrains"].value >= 1 and metadata["never_retrains"].value == 0
     assert metadata["drift_mean_roc_auc"].value > metadata["never_mean_roc_auc"].value

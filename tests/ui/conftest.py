@@ -26,6 +26,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from mlops_assets.devloop.services import mlflow_server_command
 from mlops_assets.specs import DatasetSpec
 from tests.conftest import ROOT, flights_slice_spec, free_port, require_service
 
@@ -42,7 +43,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "tests" / "output" / "ui"
 BIN = Path(sys.executable).parent
-MLFLOW_UI = "http://127.0.0.1:5000"
+MLFLOW_PORT = free_port()
+MLFLOW_UI = f"http://127.0.0.1:{MLFLOW_PORT}"
 LOCATION = "mlops_assets"
 STARTUP_SECONDS = 300
 # How long a page may take to show an element; generous because two webservers, a code
@@ -140,6 +142,19 @@ def _wait_until_serving(servers: list[Webserver]) -> None:
         )
 
 
+def _wait_for_mlflow(server: Webserver) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"mlflow server exited:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/health", timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.5)
+    pytest.fail(f"mlflow server not serving after {STARTUP_SECONDS}s:\n{server.log_tail()}")
+
+
 def _stop(server: Webserver) -> None:
     if server.process.poll() is not None:
         return
@@ -189,12 +204,27 @@ def materialized_slice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     assert summary["success"], summary
     full = _start_webserver(env, root)
     read_only = _start_webserver(env, root, "--read-only")
+    # The MLflow server `make run` starts: the links lead to it and the figures load from it.
+    mlflow_ui = Webserver(
+        MLFLOW_UI,
+        subprocess.Popen(
+            mlflow_server_command(MLFLOW_PORT, env),
+            cwd=ROOT,
+            env=env,
+            stdout=(root / "mlflow.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),
+        root / "mlflow.log",
+    )
     try:
         _wait_until_serving([full, read_only])
+        _wait_for_mlflow(mlflow_ui)
         yield MaterializedSlice(home, DatasetSpec.model_validate(spec), summary, full, read_only)
     finally:
         _stop(full)
         _stop(read_only)
+        _stop(mlflow_ui)
 
 
 def save_screenshot(page, name: str) -> Path:

@@ -17,7 +17,14 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mlops_assets.evaluation import PRIMARY_METRIC
 from mlops_assets.pipeline import build_spec_assets
-from tests.ui.conftest import BROKEN_SPEC, LOCATION, MLFLOW_UI, MaterializedSlice, save_screenshot
+from tests.ui.conftest import (
+    BROKEN_SPEC,
+    LOCATION,
+    MLFLOW_UI,
+    SCREENSHOTS,
+    MaterializedSlice,
+    save_screenshot,
+)
 
 pytestmark = pytest.mark.slow
 MATERIALIZE = re.compile(r"\bMaterialize$")  # the button's name also holds its icon's label
@@ -164,7 +171,7 @@ def test_promotion_page_lists_every_model_version_with_its_decision_and_alias(
     )
 
 
-def test_evaluation_report_renders_markdown_tables_and_its_plot(
+def test_evaluation_report_renders_tables_and_its_pictures_inline(
     page: Page, materialized_slice: MaterializedSlice
 ):
     metadata = materialized_slice.latest_metadata("evaluation")
@@ -177,14 +184,29 @@ def test_evaluation_report_renders_markdown_tables_and_its_plot(
     for report in ("calibration", "slices", "feature_importance"):
         table = must_see(metadata_row(page, report).locator("table"), f"{report} as a table")
         assert table.locator("tbody tr").count() >= 2, f"{report} table has no rows"
-    must_see(metadata_row(page, "plot").get_by_text("[Show Markdown]"), "plot opener").click()
-    image = must_see(page.get_by_role("dialog").locator("img"), "evaluation plot image")
+    pictures = ("roc_curve", "pr_curve", "calibration", "confusion_matrix", "feature_importance")
+    for name in pictures:
+        row = metadata_row(page, f"figure_{name}")
+        assert row.get_by_text("[Show Markdown]").count() == 0, f"{name} hides behind a button"
+        must_load(must_see(row.locator("img"), f"{name} picture"), name)
+        save_element(row, f"evaluation_{name}")
+
+
+def save_element(element, name: str) -> None:
+    """One metadata row as tests/output/ui/<name>.png: the picture as a user meets it."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    element.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def must_load(image, name: str) -> None:
+    """The <img> has loaded real pixels (from the MLflow server), not a broken-image icon."""
     with contextlib.suppress(PlaywrightTimeout):  # the assertion below reports the size
-        page.wait_for_function(
+        image.scroll_into_view_if_needed()
+        image.page.wait_for_function(
             "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
         )
     width, height = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
-    assert width > 0 and height > 0, f"evaluation plot did not load ({width}x{height})"
+    assert width > 200 and height > 150, f"{name} did not load ({width}x{height})"
 
 
 def test_drift_page_shows_per_feature_scores(page: Page, materialized_slice: MaterializedSlice):
@@ -206,6 +228,19 @@ def test_drift_page_shows_per_feature_scores(page: Page, materialized_slice: Mat
             f"drift row of feature {feature}",
         )
         assert repr(severity) in metadata_row(page, f"drift_severity_{feature}").inner_text()
+
+
+def test_drift_page_draws_each_drifted_feature_and_the_metric_over_time(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    metadata = materialized_slice.latest_metadata("drift")
+    drifted = [k for k in metadata if k.startswith("figure_drift_")]
+    assert drifted, f"no drifted-feature picture; drifted: {metadata['drifted_features']}"
+    open_asset(page, materialized_slice.full.url, "drift")
+    for key in [*drifted, "figure_metric_over_time"]:
+        row = metadata_row(page, key)
+        must_load(must_see(row.locator("img"), key), key)
+        save_element(row, f"drift_{key}")
 
 
 @pytest.mark.parametrize("asset", ["validated", "drift"])
