@@ -24,7 +24,10 @@ sending a request to reading its whole answer; throughput is the requests (and
 rows) answered divided by the wall time of the level. Every answer must be a
 200. The client runs in this process, on the same 2 cores as the server.
 
-Run from the project root: `.venv/bin/python benchmarks/serving.py [--requests N] [--batch-requests N]`.
+`--burners N` runs N busy-looping processes through the measurement, as on a
+shared machine; both servers meet the same load.
+
+Run from the project root: `.venv/bin/python benchmarks/serving.py [--requests N] [--batch-requests N] [--burners N]`.
 The markdown table goes to stdout, progress to stderr.
 """
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import platform as pyplatform
 import shutil
@@ -65,6 +69,12 @@ KEY = pl.concat_str(
     pl.col("_event_time").cast(pl.String),
     separator="|",
 ).alias("_key")
+
+
+def burn() -> None:
+    """Keep one core busy until killed."""
+    while True:
+        pass
 
 
 def progress(message: str) -> None:
@@ -291,6 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         "--batch-requests", type=int, default=300, help="100-row requests per level"
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--burners",
+        type=int,
+        default=0,
+        help="busy-looping processes running through the measurement (a shared machine's load)",
+    )
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="mlops-bench-serving-"))
     home = folder / "dagster_home"
@@ -324,18 +340,27 @@ def main(argv: list[str] | None = None) -> int:
         ]
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
         loads = {"before": load_averages()}
+        burning: list[multiprocessing.Process] = []
         try:
             for server in servers:
                 progress(f"starting {server.name}")
                 server.start(env, folder / f"{server.name.split()[0]}.log")
+            burning += [
+                multiprocessing.Process(target=burn, daemon=True) for _ in range(args.burners)
+            ]
+            for process in burning:
+                process.start()
             results = measure(servers, payload, {1: args.requests, 100: args.batch_requests})
         finally:
+            for process in burning:
+                process.kill()
             for server in servers:
                 server.stop()
         loads["after"] = load_averages()
         if args.json:
             args.json.write_text(json.dumps({"results": results, "load_averages": loads}, indent=1))
         print(render(results, loads))
+        print(f"{args.burners} busy-looping burner process(es) ran through the measurement.")
         failed = sum(row["errors"] for row in results)
         return 1 if failed else 0
     finally:

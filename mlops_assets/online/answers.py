@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 
 from mlops_assets.online.errors import RequestError
-from mlops_assets.online.loaded_model import LoadedModel
+from mlops_assets.online.served_model import ServedModel
 
 PROBABILITY, PROBABILITIES, LABEL, VALUE = "probability", "probabilities", "label", "value"
 
 
-def output_tensors(model: LoadedModel) -> list[dict]:
+def output_tensors(model: ServedModel) -> list[dict]:
     """The model's outputs as Open Inference Protocol metadata tensors."""
     if model.task == "binary":
         return [
@@ -31,7 +31,7 @@ def output_tensors(model: LoadedModel) -> list[dict]:
     return [{"name": VALUE, "datatype": "FP64", "shape": [-1]}]
 
 
-def predict_answer(model: LoadedModel, scores: np.ndarray) -> dict:
+def predict_answer(model: ServedModel, scores: np.ndarray) -> dict:
     """`/predict`: one object per row, in request order."""
     answer: dict = {"model_name": model.name, "model_version": model.version}
     if model.task == "binary":
@@ -50,7 +50,7 @@ def predict_answer(model: LoadedModel, scores: np.ndarray) -> dict:
     return answer
 
 
-def _tensors(model: LoadedModel, scores: np.ndarray) -> dict[str, dict]:
+def _tensors(model: ServedModel, scores: np.ndarray) -> dict[str, dict]:
     rows = int(scores.shape[0])
     if model.task == "binary":
         return {
@@ -70,7 +70,7 @@ def _tensors(model: LoadedModel, scores: np.ndarray) -> dict[str, dict]:
     return {VALUE: {"shape": [rows], "datatype": "FP64", "data": scores.tolist()}}
 
 
-def requested_outputs(model: LoadedModel, names: list[str] | None) -> list[str]:
+def requested_outputs(model: ServedModel, names: list[str] | None) -> list[str]:
     """The outputs an inference request asks for (all by default); an unknown one is a 400."""
     available = [tensor["name"] for tensor in output_tensors(model)]
     if names is None:
@@ -84,7 +84,7 @@ def requested_outputs(model: LoadedModel, names: list[str] | None) -> list[str]:
 
 
 def infer_answer(
-    model: LoadedModel, scores: np.ndarray, request_id: str | None, outputs: list[str]
+    model: ServedModel, scores: np.ndarray, request_id: str | None, outputs: list[str]
 ) -> dict:
     """An Open Inference Protocol inference response with the requested output tensors."""
     tensors = _tensors(model, scores)

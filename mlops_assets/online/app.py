@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from mlops_assets.online.answers import output_tensors
 from mlops_assets.online.errors import RequestError
-from mlops_assets.online.loaded_model import LoadedModel
+from mlops_assets.online.served_model import ServedModel
 from mlops_assets.online.service import INFER, PREDICT, Answer, Job, OnlineService
 
 SERVER_NAME = "mlops-assets"
@@ -55,7 +55,7 @@ def build_app(service: OnlineService) -> Starlette:
     spec, holder, metrics = service.spec, service.holder, service.metrics
     model_name = spec.model_name
 
-    def serving(request: Request) -> LoadedModel | Response:
+    def serving(request: Request) -> ServedModel | Response:
         """The model that serves, or the error answer: unknown model or version, none loaded."""
         name = request.path_params.get("name", model_name)
         if name != model_name:

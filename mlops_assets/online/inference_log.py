@@ -25,8 +25,8 @@ import numpy as np
 import polars as pl
 
 from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
-from mlops_assets.online.loaded_model import LoadedModel
 from mlops_assets.online.metrics import ServingMetrics
+from mlops_assets.online.served_model import ServedModel
 from resources.delta_store import DeltaStore
 
 PREDICTION = "prediction"
@@ -74,7 +74,7 @@ def landing_table(spec_name: str) -> dg.AssetKey:
     return dg.AssetKey([spec_name, "_landing", "inference_log"])
 
 
-def prediction_columns(model: LoadedModel, scores: np.ndarray) -> list[pl.Series]:
+def prediction_columns(model: ServedModel, scores: np.ndarray) -> list[pl.Series]:
     """The model's answer as columns, named as in the `predictions` asset."""
     if model.task == "multiclass":
         matrix = np.asarray(scores).reshape(-1, len(model.classes))
@@ -95,7 +95,7 @@ class ScoredRows:
 
     features: pl.DataFrame
     scores: np.ndarray
-    model: LoadedModel
+    model: ServedModel
     request_id: np.ndarray
     request_row: np.ndarray
     request_time: np.ndarray

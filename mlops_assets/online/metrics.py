@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
-from mlops_assets.online.loaded_model import LoadedModel
+from mlops_assets.online.served_model import ServedModel
 
 ENDPOINTS = ("predict", "infer")
 REQUEST_OUTCOMES = ("scored", "rejected", "bad_request", "unavailable", "error")
@@ -155,7 +155,7 @@ class ServingMetrics:
         self.requests.labels(self.spec, endpoint, outcome).inc()
         self.latency.labels(self.spec, endpoint).observe(seconds)
 
-    def model_swapped(self, model: LoadedModel) -> None:
+    def model_swapped(self, model: ServedModel) -> None:
         self.model_loads.labels(self.spec, "success").inc()
         self.model_version.clear()
         self.model_version.labels(self.spec, model.name).set(int(model.version))

@@ -18,14 +18,14 @@ from collections.abc import Callable
 
 from mlflow.tracking import MlflowClient
 
-from mlops_assets.online.loaded_model import LoadedModel
 from mlops_assets.online.metrics import ServingMetrics
+from mlops_assets.online.served_model import ServedModel
 from mlops_assets.serving.champion import champion_version
 
 DEFAULT_POLL_SECONDS = 5.0
 log = logging.getLogger("mlops.serve")
 
-Loader = Callable[[MlflowClient, str, str], LoadedModel]
+Loader = Callable[[MlflowClient, str, str], ServedModel]
 
 
 class ModelHolder:
@@ -37,14 +37,14 @@ class ModelHolder:
         model_name: str,
         metrics: ServingMetrics,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
-        loader: Loader = LoadedModel.load,
+        loader: Loader = ServedModel.load,
     ):
         self.client = client
         self.model_name = model_name
         self.metrics = metrics
         self.poll_seconds = poll_seconds
         self.loader = loader
-        self.current: LoadedModel | None = None
+        self.current: ServedModel | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="mlops-model-poller", daemon=True)
 

@@ -21,12 +21,12 @@ from mlops_assets.online.answers import infer_answer, predict_answer, requested_
 from mlops_assets.online.batcher import MicroBatcher
 from mlops_assets.online.errors import RequestError, invalid_rows
 from mlops_assets.online.inference_log import InferenceLogWriter, ScoredRows
-from mlops_assets.online.loaded_model import LoadedModel
 from mlops_assets.online.metrics import ServingMetrics
 from mlops_assets.online.model_holder import ModelHolder
 from mlops_assets.online.preparation import ONLINE_ROW, RowPreparer
 from mlops_assets.online.request_rows import RequestRows, infer_rows, predict_rows
 from mlops_assets.online.request_schema import RequestSchema
+from mlops_assets.online.served_model import ServedModel
 from mlops_assets.online.validation import REQUEST
 
 PREDICT, INFER = "predict", "infer"
@@ -38,7 +38,7 @@ class Job:
 
     endpoint: str
     body: bytes
-    model: LoadedModel
+    model: ServedModel
     arrived: float = field(default_factory=time.perf_counter)
     at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -94,7 +94,7 @@ class OnlineService:
         self.writer.stop()
 
     @staticmethod
-    def error_answer(error: RequestError, model: LoadedModel | None) -> Answer:
+    def error_answer(error: RequestError, model: ServedModel | None) -> Answer:
         body = error.payload()
         if model is not None:
             body = {"model_name": model.name, "model_version": model.version, **body}
@@ -153,7 +153,7 @@ class OnlineService:
         self,
         features: pl.DataFrame,
         scores: np.ndarray,
-        model: LoadedModel,
+        model: ServedModel,
         jobs: list[Job],
         parsed: list[tuple[int, RequestRows]],
         latencies: dict[int, float],

@@ -30,13 +30,15 @@ class LoadedModel:
     encoding: FeatureEncoding
     best_iteration: int
 
-    def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        """P(positive) for binary, class probabilities for multiclass, values for regression."""
+    def predict(self, frame: pl.DataFrame, threads: int | None = None) -> np.ndarray:
+        """P(positive) for binary, class probabilities for multiclass, values for regression.
+        `threads` caps LightGBM's threads for this call (the online service scores on one)."""
         if frame.height == 0:
             width = len(self.encoding.classes)
             return np.empty((0, width)) if self.encoding.task == "multiclass" else np.empty(0)
+        options = {"num_threads": threads} if threads else {}
         scores = self.booster.predict(
-            self.encoding.matrix(frame), num_iteration=self.best_iteration
+            self.encoding.matrix(frame), num_iteration=self.best_iteration, **options
         )
         return np.asarray(scores, dtype=np.float64)
 
