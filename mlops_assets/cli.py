@@ -296,7 +296,7 @@ def audit(spec_name: str) -> AuditTrail:
     )
 
 
-def backtest(spec_name: str, policies: list[str], warmup: int, every: int) -> dict[str, Any]:
+def backtest(spec_name: str, policies: list[str], warmup: int | None, every: int) -> dict[str, Any]:
     """Materialize the policy backtest asset of a spec and return its summary."""
     _ensure_dagster_home()
     import dagster as dg
@@ -308,7 +308,8 @@ def backtest(spec_name: str, policies: list[str], warmup: int, every: int) -> di
 
     spec = find_spec(spec_name)
     key = SpecAssets(spec).key("policy_backtest")
-    _progress(f"{spec.name}: replaying {', '.join(policies)} (warm-up {warmup} partitions)")
+    shown = "default" if warmup is None else f"{warmup} windows"
+    _progress(f"{spec.name}: replaying {', '.join(policies)} (warm-up: {shown})")
     result = dg.materialize(
         build_spec_assets(spec),
         selection=[key],
@@ -422,7 +423,10 @@ def main(argv: list[str] | None = None) -> int:
         help="policy to replay (repeatable; default all three)",
     )
     replay.add_argument(
-        "--warmup", type=int, default=60, help="partitions the first model is trained on"
+        "--warmup",
+        type=int,
+        default=None,
+        help="windows the first model is trained on (default 60, or half of a shorter history)",
     )
     replay.add_argument(
         "--every", type=int, default=7, help="partitions between scheduled retrains"

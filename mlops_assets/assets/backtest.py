@@ -49,7 +49,8 @@ class BacktestConfig(dg.Config):
     """Which policies to replay, and how."""
 
     policies: list[str] = list(POLICIES)
-    warmup_partitions: int = 60
+    warmup_partitions: int | None = None
+    """Windows the first model learns from; unset: 60, or half of a shorter history."""
     schedule_every: int = 7
 
 
@@ -144,7 +145,7 @@ def log_backtest_run(
     ]
     params = [
         Param("policies", ",".join(config.policies)),
-        Param("warmup_partitions", str(config.warmup_partitions)),
+        Param("warmup_partitions", str(config.warmup_partitions or "default")),
         Param("schedule_every", str(config.schedule_every)),
     ]
     client.log_batch(run_id, metrics=metrics, params=params)

@@ -25,6 +25,7 @@ from mlops_assets.assets.metadata import (
     names_text,
     partition_count,
     ratio,
+    record_per_partition,
     records_table,
     significant,
     table_metadata,
@@ -390,7 +391,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
             names, delta, client, table, measured, reference_rows, view, latest_rows
         )
         metadata |= logged_figures(mlflow_tracking, record.run_id, pictures)
-        if names.partitions_def is not None and len(context.partition_keys) > 1:
+        if names.partitions_def is not None:
             partitions = names.partitions_def
             by_partition = partition_metadata(
                 metric_name,
@@ -401,8 +402,7 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
                 ),
                 list(context.partition_keys),
             )
-            for key, values in by_partition.items():
-                context.add_asset_metadata(values, partition_key=key)
+            record_per_partition(context, by_partition.__getitem__)
         yield dg.Output(table, data_version=dg.DataVersion(content_hash(table)), metadata=metadata)
         yield from drift_checks(spec, measured, expected, settings, record.data_through)
 

@@ -1,6 +1,7 @@
 """Metadata every asset reports, in the keys the UI knows (the convention is docs/metadata.md)."""
 
 import math
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 import polars as pl
@@ -78,6 +79,20 @@ def partition_count(context: dg.AssetExecutionContext) -> int:
     if context.has_partition_key_range or context.has_partition_key:
         return len(context.partition_keys)
     return 1
+
+
+def record_per_partition(
+    context: dg.AssetExecutionContext, values: Callable[[str], Mapping[str, object]]
+) -> None:
+    """In a run over several partitions, give each partition its own figures (`values(key)`)
+    on top of the output's, which Dagster stamps on every partition of the run: the UI's
+    plots over partitions then draw real series (docs/metadata.md, "Numbers plotted over
+    time"). A run of one partition, or of an unpartitioned asset, has nothing to add."""
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    if not partitioned or len(context.partition_keys) < 2:
+        return
+    for key in context.partition_keys:
+        context.add_asset_metadata(dict(values(key)), partition_key=key)
 
 
 def row_count_metadata(rows: int, partitions: int) -> dict:

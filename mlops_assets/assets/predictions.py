@@ -10,11 +10,13 @@ from mlops_assets.assets.metadata import (
     partition_count,
     per_second,
     ratio,
+    record_per_partition,
     records_table,
     table_metadata,
 )
 from mlops_assets.assets.naming import DELTA_IO_MANAGER, SpecAssets
 from mlops_assets.features.build import INTERNAL_COLUMNS
+from mlops_assets.ingest.raw_batch import PARTITION
 from mlops_assets.serving.champion import champion_version
 from mlops_assets.serving.reference import champion_record
 from mlops_assets.serving.registered import load_version
@@ -157,6 +159,28 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
             f"{spec.name}: scored {frame.height} rows with v{version} at {scored.rows_per_second:,.0f} rows/s"
             f" ({monitored.height} of them never seen in training)"
         )
+        partition_of_row = (
+            features[PARTITION].cast(pl.String).to_numpy()
+            if PARTITION in features.columns
+            else None
+        )
+
+        def own_distribution(key: str) -> dict:
+            """One partition's score distribution (NaN where the run scored none of its rows)."""
+            mine = scored.scores[partition_of_row == key]
+            own = score_distribution(spec.target.task, mine, model.encoding.classes)
+            return {
+                "partition_rows": dg.MetadataValue.int(len(mine)),
+                **{
+                    f"prediction_{k}": ratio(own.get(k))
+                    if k.startswith("share_")
+                    else metric(own.get(k))
+                    for k in distribution
+                },
+            }
+
+        if partition_of_row is not None:
+            record_per_partition(context, own_distribution)
         return dg.Output(
             frame,
             data_version=dg.DataVersion(content_hash(frame)),

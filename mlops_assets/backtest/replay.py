@@ -53,8 +53,20 @@ POLICIES = ("never", "scheduled", "drift")
 
 @dataclass(frozen=True)
 class BacktestSettings:
-    warmup_partitions: int = 60
+    """`warmup_partitions`: windows the first model learns from before the replay starts; None
+    means DEFAULT_WARMUP, or half the windows of a shorter history (so a launch with the
+    defaults replays any spec with a few weeks of data)."""
+
+    warmup_partitions: int | None = None
     schedule_every: int = 7
+
+    def warmup(self, windows: int) -> int:
+        if self.warmup_partitions is not None:
+            return self.warmup_partitions
+        return min(DEFAULT_WARMUP, windows // 2)
+
+
+DEFAULT_WARMUP = 60
 
 
 @dataclass(eq=False)
@@ -146,18 +158,19 @@ def replay_policy(
     if spec.event_time is None:
         raise ValueError(f"spec `{spec.name}` has no time column: there is no history to replay")
     windows = windows_of(features, spec.time.grain)
-    if len(windows) <= settings.warmup_partitions + 1:
+    warmup = settings.warmup(len(windows))
+    if warmup < 1 or len(windows) <= warmup + 1:
         raise ValueError(
-            f"spec `{spec.name}`: {len(windows)} partitions, need more than warmup {settings.warmup_partitions} + 1"
+            f"spec `{spec.name}`: {len(windows)} windows, need more than warmup {warmup} + 1"
         )
     rules = RetrainingPolicy.from_spec(spec)
     started = time.perf_counter()
-    first_new = windows[settings.warmup_partitions][0]
+    first_new = windows[warmup][0]
     champion = fit(spec, features.filter(pl.col(EVENT_TIME) < first_new), drift)
     warmup_seconds = time.perf_counter() - started
     state = PolicyState().after_training(champion.data_through)
     versions, since, rows = 1, 0, []
-    for index, (start, end, frame) in enumerate(windows[settings.warmup_partitions :]):
+    for index, (start, end, frame) in enumerate(windows[warmup:]):
         tick = time.perf_counter()
         measured = measure_window(champion.view, start, end, frame, champion.model.predict)
         decision, state = step(rules, state, measured.evidence, champion.expected)
@@ -202,7 +215,12 @@ def replay_policy(
                 "train_seconds": train_seconds + (warmup_seconds if index == 0 else 0.0),
             }
         )
-    return pl.DataFrame(rows, infer_schema_length=None)
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    # A column with no value in a short replay (no signal yet) is typed as text, not Null,
+    # which Delta cannot store.
+    return frame.with_columns(
+        pl.col(name).cast(pl.String) for name, dtype in frame.schema.items() if dtype == pl.Null
+    )
 
 
 def summarize(results: pl.DataFrame) -> pl.DataFrame:

@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from mlops_assets.evaluation.metrics import calibration_table
-from mlops_assets.evaluation.plots import FigurePng, importance_panel
+from mlops_assets.evaluation.plots import (
+    FigurePng,
+    confusion_panel,
+    importance_panel,
+    reliability_panel,
+)
 from mlops_assets.evaluation.plots import render_figure as _render
 
 if TYPE_CHECKING:
@@ -78,47 +82,6 @@ def _curves(
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1.02)
     axis.legend(loc="lower right" if kind == "roc" else "lower left", fontsize=7)
-
-
-def _reliability(axis: Axes, correct: np.ndarray, confidence: np.ndarray, label: str) -> None:
-    table = calibration_table(correct, confidence)
-    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="calibrated")
-    axis.plot(
-        table["mean_predicted"].to_numpy(),
-        table["observed_rate"].to_numpy(),
-        marker="o",
-        label="model",
-    )
-    axis.set_xlim(0, 1)
-    axis.set_ylim(0, 1)
-    axis.set_xlabel(f"mean {label}")
-    axis.set_ylabel("observed rate")
-    axis.legend(loc="upper left", fontsize=7)
-
-
-def _confusion(axis: Axes, actual: np.ndarray, predicted: np.ndarray, names: list[str]) -> None:
-    k = len(names)
-    matrix = np.zeros((k, k), dtype=int)
-    np.add.at(matrix, (actual, predicted), 1)
-    image = axis.imshow(matrix, cmap="Blues")
-    axis.figure.colorbar(image, ax=axis, fraction=0.046, pad=0.04)
-    if k <= 12:
-        half = matrix.max() / 2 if matrix.size else 0
-        for i in range(k):
-            for j in range(k):
-                axis.text(
-                    j,
-                    i,
-                    f"{matrix[i, j]:,}",
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if matrix[i, j] > half else "black",
-                )
-        axis.set_xticks(range(k), [n[:12] for n in names], rotation=45, ha="right", fontsize=7)
-        axis.set_yticks(range(k), [n[:12] for n in names], fontsize=7)
-    axis.set_xlabel("predicted")
-    axis.set_ylabel("actual")
 
 
 def _residuals(axis: Axes, actual: np.ndarray, predicted: np.ndarray) -> None:
@@ -201,11 +164,11 @@ def evaluation_figures(
         _render(
             "calibration.png",
             "Reliability diagram",
-            lambda axis: _reliability(axis, correct, confidence, reading),
+            lambda axis: reliability_panel(axis, correct, confidence, reading),
         ),
         _render(
             "confusion_matrix.png",
             matrix_title,
-            lambda axis: _confusion(axis, labels, predicted, names),
+            lambda axis: confusion_panel(axis, labels, predicted, names),
         ),
     ]

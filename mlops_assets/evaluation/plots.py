@@ -59,7 +59,10 @@ def render_figure(
     return FigurePng(name, title, buffer.getvalue())
 
 
-def _reliability_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
+def reliability_panel(
+    ax: Axes, y_true: np.ndarray, y_score: np.ndarray, reading: str = "predicted probability"
+) -> None:
+    """Observed rate against the mean `reading` per bin: can the scores be read as probabilities?"""
     table = calibration_table(y_true, y_score)
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfectly calibrated")
     ax.plot(
@@ -71,8 +74,8 @@ def _reliability_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> Non
     )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("mean predicted probability")
-    ax.set_ylabel("observed positive rate")
+    ax.set_xlabel(f"mean {reading}")
+    ax.set_ylabel("observed rate")
     ax.set_title("Reliability diagram")
     ax.legend(loc="upper left", fontsize=8)
 
@@ -105,24 +108,31 @@ def _confusion_panel(ax: Axes, y_true: np.ndarray, y_score: np.ndarray) -> None:
         raise ValueError(f"multiclass: y_true has {len(actual)} rows but y_score has {len(proba)}")
     if len(actual) and (actual.min() < 0 or actual.max() >= k):
         raise ValueError(f"multiclass: y_true codes must be in 0..{k - 1}")
-    predicted = proba.argmax(axis=1)
+    confusion_panel(ax, actual, proba.argmax(axis=1), [str(c) for c in range(k)])
+
+
+def confusion_panel(ax: Axes, actual: np.ndarray, predicted: np.ndarray, names: list[str]) -> None:
+    """Rows: actual class (codes into `names`); columns: predicted; each cell its count."""
+    k = len(names)
     matrix = np.zeros((k, k), dtype=int)
     np.add.at(matrix, (actual, predicted), 1)
     image = ax.imshow(matrix, cmap="Blues")
     ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     if k <= 12:
-        threshold = matrix.max() / 2 if matrix.size else 0
+        half = matrix.max() / 2 if matrix.size else 0
         for i in range(k):
             for j in range(k):
                 ax.text(
                     j,
                     i,
-                    str(matrix[i, j]),
+                    f"{matrix[i, j]:,}",
                     ha="center",
                     va="center",
-                    fontsize=7,
-                    color="white" if matrix[i, j] > threshold else "black",
+                    fontsize=8,
+                    color="white" if matrix[i, j] > half else "black",
                 )
+        ax.set_xticks(range(k), [n[:12] for n in names], rotation=45, ha="right", fontsize=7)
+        ax.set_yticks(range(k), [n[:12] for n in names], fontsize=7)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("actual class")
     ax.set_title("Confusion matrix")
@@ -162,7 +172,7 @@ def evaluation_plot_png(
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     try:
         if task == "binary":
-            _reliability_panel(left, y_true, y_score)
+            reliability_panel(left, y_true, y_score)
         elif task == "regression":
             _scatter_panel(left, y_true, y_score)
         else:

@@ -19,7 +19,7 @@ from tests.conftest import flights_slice_spec
 pytestmark = pytest.mark.slow
 
 
-def test_a_ranged_run_records_each_daily_partitions_own_realized_metric(platform):
+def test_a_ranged_run_records_each_daily_partitions_own_drift_and_prediction_figures(platform):
     spec = flights_slice_spec()
     spec["name"] = "flights_days"
     spec["time"]["partitions"] = "daily"
@@ -55,3 +55,22 @@ def test_a_ranged_run_records_each_daily_partitions_own_realized_metric(platform
             assert shown[key]["windows_monitored"].value == 0
     plotted = [shown[k]["realized_roc_auc"].value for k in expected]
     assert len(set(plotted)) > 1, f"one value stamped on every partition: {plotted}"
+
+    predictions = dg.AssetKey(["flights_days", "predictions"])
+    scored = pl.read_delta(str(platform.home / "tables" / "flights_days" / "predictions"))
+    means = {
+        row["_partition"].isoformat(): (row["mean"], row["rows"])
+        for row in scored.group_by("_partition")
+        .agg(pl.col("prediction").mean().alias("mean"), pl.len().alias("rows"))
+        .iter_rows(named=True)
+    }
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=predictions, asset_partitions=list(means)),
+        limit=len(means),
+    ).records
+    shown = {r.partition_key: r.asset_materialization.metadata for r in records}
+    assert set(shown) == set(means)
+    for key, (mean, rows) in means.items():
+        assert shown[key]["partition_rows"].value == rows, key
+        assert shown[key]["prediction_mean"].value == significant(mean), key
+    assert len({shown[k]["prediction_mean"].value for k in means}) > 1

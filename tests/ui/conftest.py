@@ -82,6 +82,7 @@ class MaterializedSlice:
     summary: dict[str, Any]
     full: Webserver
     read_only: Webserver
+    env: dict[str, str]
 
     def instance(self) -> dg.DagsterInstance:
         return dg.DagsterInstance.from_config(str(self.home))
@@ -220,7 +221,9 @@ def materialized_slice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     try:
         _wait_until_serving([full, read_only])
         _wait_for_mlflow(mlflow_ui)
-        yield MaterializedSlice(home, DatasetSpec.model_validate(spec), summary, full, read_only)
+        yield MaterializedSlice(
+            home, DatasetSpec.model_validate(spec), summary, full, read_only, env
+        )
     finally:
         _stop(full)
         _stop(read_only)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import subprocess
+import time
 
 import dagster as dg
 import pytest
@@ -17,7 +19,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mlops_assets.evaluation import PRIMARY_METRIC
 from mlops_assets.pipeline import build_spec_assets
+from tests.conftest import ROOT
 from tests.ui.conftest import (
+    BIN,
     BROKEN_SPEC,
     LOCATION,
     MLFLOW_UI,
@@ -29,6 +33,9 @@ from tests.ui.conftest import (
 pytestmark = pytest.mark.slow
 MATERIALIZE = re.compile(r"\bMaterialize$")  # the button's name also holds its icon's label
 NO_PERMISSION = re.compile("do not have permission to materialize")
+BACKTEST_SECONDS = 600
+LAUNCH_SECONDS = 60
+MATERIALIZE_GROUP = re.compile(r"\bMaterialize( all)?$")  # "all" when the group has several
 
 # The lineage graph draws each edge as an SVG path from the middle of the upstream node's
 # right side to the middle of the downstream node's left side; nodes are foreignObjects.
@@ -241,6 +248,49 @@ def test_drift_page_draws_each_drifted_feature_and_the_metric_over_time(
         row = metadata_row(page, key)
         must_load(must_see(row.locator("img"), key), key)
         save_element(row, f"drift_{key}")
+
+
+def test_the_backtest_launches_from_its_own_group_and_shows_its_report(
+    page: Page, materialized_slice: MaterializedSlice
+):
+    """Its group's Materialize button submits a run of the backtest alone, with the defaults.
+    The instance queues runs (dagster.yaml `concurrency`) and no daemon runs here to start
+    it, so the same defaults (warm-up: half of this three-week history) are run by
+    `mlops backtest`; the finished report is tables and an inline picture."""
+    key = dg.AssetKey(["flights_slice", "policy_backtest"])
+    url = materialized_slice.full.url
+    page.goto(f"{url}/locations/{LOCATION}/asset-groups/flights_slice_backtest")
+    must_see(page.locator("svg foreignObject").get_by_text("policy_backtest", exact=True), "node")
+    launch = must_see(page.get_by_role("button", name=MATERIALIZE_GROUP), "Materialize button")
+    must_be(launch, True, "Materialize button of the backtest group")
+    launch.click()
+    deadline = time.monotonic() + LAUNCH_SECONDS
+    runs = []
+    while not runs and time.monotonic() < deadline:
+        with materialized_slice.instance() as instance:
+            runs = [r for r in instance.get_runs() if key in (r.asset_selection or ())]
+        time.sleep(1)
+    assert runs, "clicking Materialize launched no backtest run"
+    [run] = runs
+    assert run.asset_selection == {key}, run.asset_selection
+    assert run.status in (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED), run.status
+    assert not run.run_config.get("ops"), run.run_config  # the defaults, nothing to fill in
+
+    backtest = subprocess.run(
+        [str(BIN / "mlops"), "backtest", "--spec", "flights_slice", "--json"],
+        cwd=ROOT,
+        env=materialized_slice.env,
+        capture_output=True,
+        text=True,
+        timeout=BACKTEST_SECONDS,
+    )
+    assert backtest.returncode == 0, backtest.stderr[-3000:]
+    open_asset(page, url, "policy_backtest")
+    for report in ("summary", "retrains"):
+        must_see(metadata_row(page, report).locator("table"), f"backtest {report} as a table")
+    row = metadata_row(page, "figure_metric_by_policy")
+    must_load(must_see(row.locator("img"), "metric by policy"), "metric by policy")
+    save_element(row, "backtest_figure_metric_by_policy")
 
 
 @pytest.mark.parametrize("asset", ["validated", "drift"])
