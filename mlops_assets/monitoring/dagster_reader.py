@@ -140,8 +140,9 @@ def realized_by_partition(
 ) -> dict[str, float]:
     """The realized metric of the newest `partitions_kept` partitions that had labels.
 
-    A range run (single-run backfill) records its whole window's metric on each
-    partition it wrote, so those partitions share one value.
+    A range run (single-run backfill) records each partition's own window figures
+    (docs/metadata.md, "A run over many partitions"); a partition without labelled
+    unseen rows has none and is left out.
     """
     latest: dict[str, float | None] = {}
     records = instance.fetch_materializations(key, limit=max(partitions_kept, 1) * 4).records

@@ -43,8 +43,6 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "tests" / "output" / "ui"
 BIN = Path(sys.executable).parent
-MLFLOW_PORT = free_port()
-MLFLOW_UI = f"http://127.0.0.1:{MLFLOW_PORT}"
 LOCATION = "mlops_assets"
 STARTUP_SECONDS = 300
 # How long a page may take to show an element; generous because two webservers, a code
@@ -83,6 +81,7 @@ class MaterializedSlice:
     full: Webserver
     read_only: Webserver
     env: dict[str, str]
+    mlflow_ui: Webserver
 
     def instance(self) -> dg.DagsterInstance:
         return dg.DagsterInstance.from_config(str(self.home))
@@ -186,11 +185,15 @@ def materialized_slice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
         for key, value in os.environ.items()
         if key not in {"MLFLOW_TRACKING_URI", "MLOPS_DATA_ROOT"}
     }
+    # Chosen here, not at import: pytest may import this module twice (as its conftest and
+    # as tests.ui.conftest), and each import would pick its own port.
+    mlflow_port = free_port()
+    mlflow_url = f"http://127.0.0.1:{mlflow_port}"
     env |= {
         "DAGSTER_HOME": str(home),
         "MLOPS_BUILTIN_SPECS": "0",
         "MLOPS_SPECS_PATH": str(specs),
-        "MLFLOW_UI_URL": MLFLOW_UI,
+        "MLFLOW_UI_URL": mlflow_url,
     }
     run = subprocess.run(
         [str(BIN / "mlops"), "run", "--spec", spec["name"], "--json"],
@@ -207,9 +210,9 @@ def materialized_slice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
     read_only = _start_webserver(env, root, "--read-only")
     # The MLflow server `make run` starts: the links lead to it and the figures load from it.
     mlflow_ui = Webserver(
-        MLFLOW_UI,
+        mlflow_url,
         subprocess.Popen(
-            mlflow_server_command(MLFLOW_PORT, env),
+            mlflow_server_command(mlflow_port, env),
             cwd=ROOT,
             env=env,
             stdout=(root / "mlflow.log").open("w"),
@@ -222,7 +225,7 @@ def materialized_slice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mat
         _wait_until_serving([full, read_only])
         _wait_for_mlflow(mlflow_ui)
         yield MaterializedSlice(
-            home, DatasetSpec.model_validate(spec), summary, full, read_only, env
+            home, DatasetSpec.model_validate(spec), summary, full, read_only, env, mlflow_ui
         )
     finally:
         _stop(full)

@@ -24,7 +24,6 @@ from tests.ui.conftest import (
     BIN,
     BROKEN_SPEC,
     LOCATION,
-    MLFLOW_UI,
     SCREENSHOTS,
     MaterializedSlice,
     save_screenshot,
@@ -142,7 +141,8 @@ def test_model_page_shows_its_metrics_mlflow_run_link_and_model_version(
     )
     run_url = metadata["mlflow_run"]
     assert (
-        run_url.startswith(f"{MLFLOW_UI}/#/experiments/") and metadata["mlflow_run_id"] in run_url
+        run_url.startswith(f"{materialized_slice.mlflow_ui.url}/#/experiments/")
+        and metadata["mlflow_run_id"] in run_url
     )
     must_see(
         metadata_row(page, "mlflow_run").locator(f'a[href="{run_url}"]'), "link to the MLflow run"
