@@ -247,14 +247,30 @@ def metric_plot_png(results: pl.DataFrame, metric_name: str, window: int = 7) ->
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(9, 4), dpi=90)
-    for (policy,), frame in results.sort("partition").group_by(["policy"], maintain_order=True):
+    # Policies that never diverge draw the same line: each gets its own dash and a narrower
+    # width than the one before, so one never hides another.
+    strokes = [("-", 4.0), ("--", 2.5), (":", 1.8), ("-.", 1.2)]
+    groups = results.sort("partition").group_by(["policy"], maintain_order=True)
+    for index, ((policy,), frame) in enumerate(groups):
         smooth = frame.with_columns(
             pl.col("metric").fill_nan(None).rolling_mean(window, min_samples=1).alias("smooth")
         )
-        axis.plot(smooth["partition"].to_list(), smooth["smooth"].to_list(), label=policy)
+        style, width = strokes[index % len(strokes)]
+        (line,) = axis.plot(
+            smooth["partition"].to_list(),
+            smooth["smooth"].to_list(),
+            label=policy,
+            linestyle=style,
+            linewidth=width,
+        )
         retrained = smooth.filter(pl.col("retrained"))
         axis.scatter(
-            retrained["partition"].to_list(), retrained["smooth"].to_list(), marker="|", s=80
+            retrained["partition"].to_list(),
+            retrained["smooth"].to_list(),
+            marker="|",
+            s=300,
+            linewidths=2,
+            color=line.get_color(),
         )
     axis.set_ylabel(f"{metric_name} ({window}-partition rolling mean)")
     axis.set_title("Realized metric by retraining policy (ticks: retrains)")
