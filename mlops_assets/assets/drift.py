@@ -12,7 +12,6 @@ drift sensor reads them.
 """
 
 import datetime as dt
-import functools
 import tempfile
 from pathlib import Path
 
@@ -394,19 +393,18 @@ def build_drift_asset(names: SpecAssets) -> dg.AssetsDefinition:
         metadata |= logged_figures(mlflow_tracking, record.run_id, pictures)
         if names.partitions_def is not None:
             partitions = names.partitions_def
-            # Built on first use: a run of one partition never asks for it.
-            by_partition = functools.cache(
-                lambda: partition_metadata(
+            record_per_partition(
+                context,
+                lambda keys: partition_metadata(
                     metric_name,
                     measured,
                     metadata,
                     lambda start: partitions.get_partition_key_for_timestamp(
                         start.replace(tzinfo=dt.UTC).timestamp()
                     ),
-                    list(context.partition_keys),
-                )
+                    keys,
+                ),
             )
-            record_per_partition(context, lambda key: by_partition()[key])
         yield dg.Output(table, data_version=dg.DataVersion(content_hash(table)), metadata=metadata)
         yield from drift_checks(spec, measured, expected, settings, record.data_through)
 

@@ -82,17 +82,20 @@ def partition_count(context: dg.AssetExecutionContext) -> int:
 
 
 def record_per_partition(
-    context: dg.AssetExecutionContext, values: Callable[[str], Mapping[str, object]]
+    context: dg.AssetExecutionContext,
+    build: Callable[[list[str]], Mapping[str, Mapping[str, object]]],
 ) -> None:
-    """In a run over several partitions, give each partition its own figures (`values(key)`)
-    on top of the output's, which Dagster stamps on every partition of the run: the UI's
-    plots over partitions then draw real series (docs/metadata.md, "Numbers plotted over
-    time"). A run of one partition, or of an unpartitioned asset, has nothing to add."""
-    partitioned = context.has_partition_key or context.has_partition_key_range
-    if not partitioned or len(context.partition_keys) < 2:
+    """In a run over several partitions, give each partition its own figures (`build(keys)`,
+    by key) on top of the output's, which Dagster stamps on every partition of the run: the
+    UI's plots over partitions then draw real series (docs/metadata.md, "Numbers plotted over
+    time"). A run of one partition, or of an unpartitioned asset, has nothing to add and never
+    calls `build`."""
+    if partition_count(context) < 2:
         return
-    for key in context.partition_keys:
-        context.add_asset_metadata(dict(values(key)), partition_key=key)
+    keys = list(context.partition_keys)
+    per_partition = build(keys)
+    for key in keys:
+        context.add_asset_metadata(dict(per_partition[key]), partition_key=key)
 
 
 def row_count_metadata(rows: int, partitions: int) -> dict:

@@ -159,28 +159,27 @@ def build_predictions_asset(names: SpecAssets) -> dg.AssetsDefinition:
             f"{spec.name}: scored {frame.height} rows with v{version} at {scored.rows_per_second:,.0f} rows/s"
             f" ({monitored.height} of them never seen in training)"
         )
-        partition_of_row = (
-            features[PARTITION].cast(pl.String).to_numpy()
-            if PARTITION in features.columns
-            else None
-        )
 
-        def own_distribution(key: str) -> dict:
-            """One partition's score distribution (NaN where the run scored none of its rows)."""
-            mine = scored.scores[partition_of_row == key]
-            own = score_distribution(spec.target.task, mine, model.encoding.classes)
-            return {
-                "partition_rows": dg.MetadataValue.int(len(mine)),
-                **{
-                    f"prediction_{k}": ratio(own.get(k))
-                    if k.startswith("share_")
-                    else metric(own.get(k))
-                    for k in distribution
-                },
-            }
+        def own_distributions(keys: list[str]) -> dict[str, dict]:
+            """Each partition's score distribution (NaN where the run scored none of its rows)."""
+            partition_of_row = features[PARTITION].cast(pl.String).to_numpy()
+            per_partition = {}
+            for key in keys:
+                mine = scored.scores[partition_of_row == key]
+                own = score_distribution(spec.target.task, mine, model.encoding.classes)
+                per_partition[key] = {
+                    "partition_rows": dg.MetadataValue.int(len(mine)),
+                    **{
+                        f"prediction_{k}": ratio(own.get(k))
+                        if k.startswith("share_")
+                        else metric(own.get(k))
+                        for k in distribution
+                    },
+                }
+            return per_partition
 
-        if partition_of_row is not None:
-            record_per_partition(context, own_distribution)
+        if PARTITION in features.columns:
+            record_per_partition(context, own_distributions)
         return dg.Output(
             frame,
             data_version=dg.DataVersion(content_hash(frame)),

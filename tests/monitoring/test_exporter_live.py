@@ -21,6 +21,7 @@ import polars as pl
 import pytest
 import yaml
 
+from mlops_assets.assets.predictions import IN_TRAINING_DATA
 from mlops_assets.ingest.raw_batch import PARTITION
 from tests.conftest import ROOT, churn_spec, customers_table, free_port, require_service
 from tests.monitoring.promql_names import metric_names
@@ -344,7 +345,7 @@ def test_prometheus_reads_back_what_the_pipeline_recorded(scored: ScoredPlatform
     # run gives each partition its own window's figures, not the whole range's.
     predictions = pl.read_delta(str(scored.home / "tables" / SPEC / "predictions"))
     unseen_days = (
-        predictions.filter(~pl.col("in_training_data")).get_column(PARTITION).unique().sort()
+        predictions.filter(~pl.col(IN_TRAINING_DATA)).get_column(PARTITION).unique().sort()
     )
     assert 0 < unseen_days.len() < DAYS
     realized = query(prometheus, f"mlops_realized_metric_by_partition{{{on}}}")
