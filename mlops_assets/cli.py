@@ -374,6 +374,9 @@ def serve(spec_name: str, host: str, port: int, poll_seconds: float) -> None:
     _ensure_dagster_home()
     # LightGBM's OpenMP threads otherwise spin between requests, taking a core from the server.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # A request's few rows gain nothing from polars' thread pool, and handing each query to it
+    # costs more than the query (docs/serving.md); read once, when polars is first imported.
+    os.environ.setdefault("POLARS_MAX_THREADS", "1")
     from mlops_assets.assets.naming import SpecAssets
     from mlops_assets.online.server import build_service, run_server
     from mlops_assets.specs import find_spec

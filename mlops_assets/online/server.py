@@ -14,6 +14,7 @@ import signal
 from collections.abc import Mapping
 
 import dagster as dg
+import polars as pl
 import uvicorn
 
 from mlops_assets.online.app import build_app
@@ -87,6 +88,9 @@ def run_server(service: OnlineService, host: str, port: int) -> None:
     that was there before; with these no-op handlers the process then exits 0, not by the signal.
     """
     logging.basicConfig(level=logging.INFO, format="[mlops serve %(asctime)s] %(message)s")
+    logging.getLogger("mlops.serve").info(
+        "scoring %s on %d polars thread(s)", service.spec.name, pl.thread_pool_size()
+    )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)
     uvicorn_server(service, host, port).run()

@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import polars as pl
 
+SMALL_FRAME_ROWS = 1000
+"""Up to this many rows (online micro-batches), `matrix` encodes column by column."""
+
 
 @dataclass(frozen=True)
 class FeatureEncoding:
@@ -75,13 +78,41 @@ class FeatureEncoding:
             columns.append(expr.alias(name))
         return columns
 
+    @functools.cached_property
+    def _codes(self) -> dict[str, dict[str, float]]:
+        """Each categorical column's vocabulary as a dictionary from value to code."""
+        return {
+            name: {value: float(i) for i, value in enumerate(values)}
+            for name, values in self.vocabulary.items()
+        }
+
     def matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """The float matrix of the features in order; unseen categories are NaN."""
         missing = [c for c in self.features if c not in frame.columns]
         if missing:
             raise ValueError(f"feature column(s) {missing} are missing from the input")
+        if frame.height <= SMALL_FRAME_ROWS:
+            return self._small_matrix(frame)
         # Row-major, as LightGBM reads it: a column-major matrix is copied on every predict.
         return np.ascontiguousarray(frame.select(self._matrix_columns).to_numpy(), dtype=np.float64)
+
+    def _small_matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """`matrix` of a few rows (online requests), column by column: the query engine's cost
+        per expression is most of the time on a few rows, and a vocabulary is hashed again on
+        every query. The two agree value for value (tests/unit/test_split_and_encoding.py)."""
+        matrix = np.empty((frame.height, len(self.features)), dtype=np.float64)
+        codes = self._codes
+        for j, name in enumerate(self.features):
+            column = frame.get_column(name)
+            if name in codes:
+                mine = codes[name]
+                matrix[:, j] = [
+                    np.nan if (code := mine.get(v)) is None else code
+                    for v in column.cast(pl.String).to_list()
+                ]
+            else:
+                matrix[:, j] = column.cast(pl.Float64, strict=False).to_numpy()
+        return matrix
 
     def unseen_categories(self, frame: pl.DataFrame) -> dict[str, int]:
         """How many values of each categorical column were not seen in training."""

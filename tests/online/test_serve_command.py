@@ -53,4 +53,5 @@ def test_mlops_serve_answers_and_flushes_its_log_on_sigterm(platform):
     assert sorted(landing["customer_id"].to_list()) == sorted(r["customer_id"] for r in rows)
     output = log_path.read_text()
     assert "serving churn_model version 1" in output
+    assert "scoring churn on 1 polars thread(s)" in output  # the default of `mlops serve`
     assert f"Uvicorn running on http://127.0.0.1:{port}" in output

@@ -12,7 +12,7 @@ import pytest
 
 from mlops_assets.ingest.raw_batch import EVENT_TIME, PARTITION
 from mlops_assets.specs.model import DatasetSpec
-from mlops_assets.training.encoding import FeatureEncoding
+from mlops_assets.training.encoding import SMALL_FRAME_ROWS, FeatureEncoding
 from mlops_assets.training.split import ROW_KEY, SPLIT, assign_split
 
 START = dt.date(2024, 1, 1)
@@ -278,6 +278,38 @@ def test_matrix_codes_categories_and_passes_numbers_through() -> None:
         ]
     )
     np.testing.assert_array_equal(matrix, expected)
+
+
+def test_matrix_of_a_few_rows_equals_the_query_encoding_of_many() -> None:
+    """Online micro-batches are encoded column by column, larger frames by one polars query:
+    the same rows give the same matrix either way (unseen, null, NaN, text and boolean values)."""
+    encoding = FeatureEncoding.fit(
+        pl.DataFrame(
+            {
+                "code": [1, 2, 10, 2],
+                "size": [0.5, 1.0, 2.0, 3.0],
+                "flag": [True, False, True, None],
+                "color": ["red", "blue", "green", "red"],
+                "y": [0, 1, 0, 1],
+            }
+        ),
+        ["code", "size", "flag", "color"],
+        ["code", "color"],
+        "binary",
+        "y",
+    )
+    few = pl.DataFrame(
+        {
+            "code": [2, 10, 99, None, 1],
+            "size": [0.25, None, float("nan"), -1.0, 1e9],
+            "flag": [True, None, False, True, False],
+            "color": ["red", "purple", None, "blue", "RED"],
+        }
+    )
+    many = pl.concat([few] * (SMALL_FRAME_ROWS // few.height + 1))
+    assert few.height <= SMALL_FRAME_ROWS < many.height
+    np.testing.assert_array_equal(encoding.matrix(few), encoding.matrix(many)[: few.height])
+    assert np.isnan(encoding.matrix(few)).sum() == 8  # 2 codes, 2 sizes, 1 flag, 3 colours
 
 
 def test_matrix_requires_every_feature() -> None:
