@@ -8,6 +8,7 @@ store in `DAGSTER_HOME`) and the Delta root for the inference log
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -88,8 +89,15 @@ def run_server(service: OnlineService, host: str, port: int) -> None:
     that was there before; with these no-op handlers the process then exits 0, not by the signal.
     """
     logging.basicConfig(level=logging.INFO, format="[mlops serve %(asctime)s] %(message)s")
+    # The imports leave some 500,000 objects that live as long as the process; one full garbage
+    # collection of them takes about 0.3 s, during which no request is answered. Frozen, they
+    # are never traversed again.
+    gc.freeze()
     logging.getLogger("mlops.serve").info(
-        "scoring %s on %d polars thread(s)", service.spec.name, pl.thread_pool_size()
+        "scoring %s on %d polars thread(s); %d startup objects frozen out of garbage collection",
+        service.spec.name,
+        pl.thread_pool_size(),
+        gc.get_freeze_count(),
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: None)

@@ -4,6 +4,7 @@ it cleanly after appending the inference log's last rows."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,5 +54,10 @@ def test_mlops_serve_answers_and_flushes_its_log_on_sigterm(platform):
     assert sorted(landing["customer_id"].to_list()) == sorted(r["customer_id"] for r in rows)
     output = log_path.read_text()
     assert "serving churn_model version 1" in output
-    assert "scoring churn on 1 polars thread(s)" in output  # the default of `mlops serve`
+    started = re.search(
+        r"scoring churn on (\d+) polars thread\(s\); (\d+) startup objects frozen", output
+    )
+    assert started, output
+    assert started[1] == "1"  # the default of `mlops serve`
+    assert int(started[2]) > 100_000  # the imports' objects, out of the garbage collector's way
     assert f"Uvicorn running on http://127.0.0.1:{port}" in output
