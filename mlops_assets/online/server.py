@@ -89,7 +89,7 @@ def run_server(service: OnlineService, host: str, port: int) -> None:
     that was there before; with these no-op handlers the process then exits 0, not by the signal.
     """
     logging.basicConfig(level=logging.INFO, format="[mlops serve %(asctime)s] %(message)s")
-    # The imports leave some 500,000 objects that live as long as the process; one full garbage
+    # The imports leave some 400,000 objects that live as long as the process; one full garbage
     # collection of them takes about 0.3 s, during which no request is answered. Frozen, they
     # are never traversed again.
     gc.freeze()
